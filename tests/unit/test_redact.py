@@ -1,0 +1,27 @@
+from __future__ import annotations
+
+import base64
+
+from kaltura_export.redact import REDACTED, Redactor, redact
+
+
+def test_ks_shaped_tokens_are_redacted() -> None:
+    ks = base64.urlsafe_b64encode(b"v2|4242|" + bytes(range(60))).decode()
+    text = f'Invalid KS "{ks}", Error "-1,INVALID_STR"'
+    assert redact(text) == f'Invalid KS "{REDACTED}", Error "-1,INVALID_STR"'
+    assert redact("Invalid KS \"djJ8MTIzNDU2fEXAMPLEONLY\"") == f'Invalid KS "{REDACTED}"'
+
+
+def test_ordinary_text_is_left_alone() -> None:
+    text = "report 6001: entry 1_abcd1234, user m.garcia@example.edu, window 2026-12-01T00:00:00Z"
+    assert redact(text) == text
+
+
+def test_known_secrets_are_redacted_even_when_short_or_hex() -> None:
+    r = Redactor(["0123456789abcdef0123456789abcdef", "tok-12345678"])
+    assert r("secret=0123456789abcdef0123456789abcdef token tok-12345678!") == f"secret={REDACTED} token {REDACTED}!"
+
+
+def test_tiny_values_are_not_taken_as_secrets() -> None:
+    r = Redactor(["abc"])
+    assert r("abc def") == "abc def"
