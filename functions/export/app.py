@@ -1,0 +1,66 @@
+"""Lambda entry point: parse settings, build the collaborators once per container, call the core."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from kaltura_export.errors import ConfigError
+from kaltura_export.run import Services, handle, settings_failure
+from kaltura_export.settings import Settings
+from kaltura_export.telemetry import PowertoolsTelemetry, quiet_noisy_loggers
+
+logger = Logger()
+metrics = Metrics()
+
+_services: dict[tuple[str, ...], Services] = {}
+
+
+def _build_services() -> Services:
+    """AWS clients for this container, built on first use and reused while warm."""
+    key = tuple(os.environ.get(k, "") for k in ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL"))
+    if key in _services:
+        return _services[key]
+    # boto3 is imported here, not at module load: a cold start that fails on settings never pays for it
+    import boto3
+    from aws_lambda_powertools.utilities.parameters import SecretsProvider
+    from botocore.config import Config
+
+    config = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=10, max_pool_connections=32)
+    session = boto3.session.Session()
+    secrets = SecretsProvider(boto3_session=session, boto_config=config)
+    sns: list[Any] = []
+
+    def sns_client() -> Any:
+        if not sns:
+            sns.append(session.client("sns", config=config))
+        return sns[0]
+
+    def read_secret(name: str, force: bool) -> str:
+        return str(secrets.get(name, max_age=300, force_fetch=force))
+
+    services = Services(
+        s3=session.client("s3", config=config),
+        sns=sns_client,
+        read_secret=read_secret,
+        telemetry=PowertoolsTelemetry(metrics),
+    )
+    _services[key] = services
+    return services
+
+
+@metrics.log_metrics(capture_cold_start_metric=True)
+@logger.inject_lambda_context(correlation_id_path="execution_id", clear_state=True)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """Export what the event asks for; raises after notifying when the run FAILED."""
+    quiet_noisy_loggers()
+    try:
+        settings = Settings.from_env(os.environ)
+    except ConfigError as exc:
+        logger.error("invalid configuration", extra={"error": exc.message})
+        settings_failure(exc, os.environ, _build_services())
+        raise
+    return handle(event, settings, _build_services())
