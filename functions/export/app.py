@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from typing import Any
 
@@ -11,7 +12,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from kaltura_export.errors import ConfigError
 from kaltura_export.run import Services, handle, settings_failure
 from kaltura_export.settings import Settings
-from kaltura_export.telemetry import PowertoolsTelemetry, quiet_noisy_loggers
+from kaltura_export.telemetry import PowertoolsTelemetry, harden_logging
 
 logger = Logger()
 metrics = Metrics()
@@ -56,11 +57,12 @@ def _build_services() -> Services:
 @logger.inject_lambda_context(correlation_id_path="execution_id", clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Export what the event asks for; raises after notifying when the run FAILED."""
-    quiet_noisy_loggers()
+    harden_logging(logger.registered_handler)
     try:
         settings = Settings.from_env(os.environ)
     except ConfigError as exc:
         logger.error("invalid configuration", extra={"error": exc.message})
         settings_failure(exc, os.environ, _build_services())
         raise
-    return handle(event, settings, _build_services())
+    services = dataclasses.replace(_build_services(), remaining=lambda: context.get_remaining_time_in_millis() / 1000)
+    return handle(event, settings, services)

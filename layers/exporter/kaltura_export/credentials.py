@@ -142,12 +142,12 @@ def _ks_credentials(data: dict[str, Any], name: str) -> KsCredentials:
     try:
         from_ks = partner_id_from_ks(ks)
     except ValueError:
-        raise SecretError(f"secret {name}: the stored KS is not a Kaltura session (no partner id can be read)") from None
+        raise SecretError(
+            f"secret {name}: the stored KS is not a Kaltura session (no partner id can be read)"
+        ) from None
     if "partner_id" in data and _partner_id(data, name) != from_ks:
         raise SecretError(f"secret {name}: partner_id does not match the partner of the stored KS")
-    return KsCredentials(
-        ks=ks, partner_id=from_ks, service_url=_text(data, "service_url", name, default="") or None
-    )
+    return KsCredentials(ks=ks, partner_id=from_ks, service_url=_text(data, "service_url", name, default="") or None)
 
 
 def _unknown(data: dict[str, Any], shape: str, name: str) -> None:

@@ -85,6 +85,13 @@ class RowCapError(ExportError):
     action = "narrow the window (shorter PERIOD) or filter by ENTRY_IDS; nothing was landed"
 
 
+class OutOfTimeError(ExportError):
+    """The invocation's remaining time cannot fit another attempt; the unit stops before writing anything."""
+
+    code = "OUT_OF_TIME"
+    action = "raise the function's timeout, lower LOOKBACK, or backfill long ranges with the CLI or Step Functions"
+
+
 class SinkError(ExportError):
     """Writing to S3 failed; the upload was aborted and any earlier object is untouched."""
 
@@ -93,10 +100,14 @@ class SinkError(ExportError):
 
 
 KALTURA_ACTIONS: dict[str, str] = {
-    "INVALID_KS": "credentials rejected: check the secret (KS expired or revoked, wrong admin secret or app token)",
+    "INVALID_KS": ("credentials rejected: check the secret (KS expired or revoked, wrong admin secret or app token)"),
     "MISSING_KS": "credentials missing: check the secret",
-    "SERVICE_FORBIDDEN": "the session lacks the ANALYTICS_BASE permission: ask Kaltura to enable analytics for the partner or role",
-    "REPORT_NOT_FOUND": "the report id is not enabled for this partner: ask Kaltura to enable the Virtual Classroom reports",
+    "SERVICE_FORBIDDEN": (
+        "the session lacks the ANALYTICS_BASE permission: ask Kaltura to enable analytics for the partner or role"
+    ),
+    "REPORT_NOT_FOUND": (
+        "the report id is not enabled for this partner: ask Kaltura to enable the Virtual Classroom reports"
+    ),
     "START_SESSION_ERROR": "Kaltura refused to start a session: check partner_id and admin_secret in the secret",
     "APP_TOKEN_ID_NOT_FOUND": "the app token does not exist: check app_token_id in the secret",
     "APP_TOKEN_NOT_ACTIVE": "the app token was disabled: create a new one and update the secret",

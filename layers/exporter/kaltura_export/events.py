@@ -73,7 +73,7 @@ def parse_event(event: Any) -> Request:
         if "reports" in event:
             value = event["reports"]
             if not isinstance(value, list) or not value or not all(isinstance(v, str | int) for v in value):
-                raise EventError("reports must be a non-empty list of report names or ids, e.g. [\"attendees\"]")
+                raise EventError('reports must be a non-empty list of report names or ids, e.g. ["attendees"]')
             try:
                 reports = resolve_reports(value, field="reports")
             except ConfigError as exc:
@@ -83,13 +83,13 @@ def parse_event(event: Any) -> Request:
         raise EventError("the event is empty; expected scheduled_time, or from and to")
     raise EventError(
         f"unknown event shape (keys: {', '.join(sorted(map(str, keys)))}); expected "
-        "{\"scheduled_time\"}, {\"from\", \"to\"[, \"reports\"]} or {\"mode\": \"unit\", ...}"
+        '{"scheduled_time"}, {"from", "to"[, "reports"]} or {"mode": "unit", ...}'
     )
 
 
 def _unit(event: Mapping[str, Any], keys: set[str]) -> UnitRequest:
     if event["mode"] != "unit":
-        raise EventError(f"mode must be \"unit\"; got {event['mode']!r}")
+        raise EventError(f'mode must be "unit"; got {event["mode"]!r}')
     _only(keys, _UNIT_KEYS, "unit event")
     missing = sorted(_UNIT_KEYS - keys)
     if missing:

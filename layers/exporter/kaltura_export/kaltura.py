@@ -48,8 +48,11 @@ class KalturaClient:
         redactor: Redactor,
         timeout: float = 660.0,
         connect_timeout: float = 10.0,
+        response_format: int = 1,
     ) -> None:
         self.service_url = service_url.rstrip("/")
+        # JSON (1) errors are the simplest to read; XML (2), Kaltura's default, is understood as well
+        self._format = response_format
         self._session = session
         self._redact = redactor
         self._timeout = (connect_timeout, timeout)
@@ -128,14 +131,22 @@ class KalturaClient:
 
     @contextmanager
     def report_csv(
-        self, ks: str, report_id: int, params: str, excluded_fields: tuple[str, ...] = ()
+        self,
+        ks: str,
+        report_id: int,
+        params: str,
+        excluded_fields: tuple[str, ...] = (),
+        *,
+        timeout: float | None = None,
     ) -> Iterator[Iterator[bytes]]:
-        """Stream one report's CSV body as byte chunks (raises the domain error if Kaltura answered one)."""
+        """Stream one report's CSV body as byte chunks (raises the domain error if Kaltura answered one).
+
+        ``timeout`` shortens the read timeout for this call (the invocation's remaining time)."""
         data: dict[str, Any] = {"ks": ks, "id": report_id, "params": params}
         if excluded_fields:
             data["excludedFields"] = ",".join(excluded_fields)
         what = f"report {report_id}"
-        resp = self._post("report", "getCsvFromStringParams", data, stream=True)
+        resp = self._post("report", "getCsvFromStringParams", data, stream=True, timeout=timeout)
         try:
             self._check_status(resp, what)
             chunks = self._chunks(resp, what)
@@ -161,18 +172,22 @@ class KalturaClient:
 
     # -- plumbing -------------------------------------------------------------------------------------------------
 
-    def _post(self, service: str, action: str, data: dict[str, Any], *, stream: bool) -> requests.Response:
+    def _post(
+        self, service: str, action: str, data: dict[str, Any], *, stream: bool, timeout: float | None = None
+    ) -> requests.Response:
         url = f"{self.service_url}/api_v3/service/{service}/action/{action}"
-        form = {"format": 1, "clientTag": "kaltura-export", **data}
+        form = {"format": self._format, "clientTag": "kaltura-export", **data}
+        read = self._timeout[1] if timeout is None else min(timeout, self._timeout[1])
         try:
-            return self._session.post(url, data=form, timeout=self._timeout, stream=stream)
+            return self._session.post(url, data=form, timeout=(self._timeout[0], read), stream=stream)
         except requests.Timeout:
             raise TransientKalturaError(
-                f"{service}.{action}: Kaltura did not answer within {self._timeout[1]:g} s", code="TIMEOUT"
+                f"{service}.{action}: Kaltura did not answer within {read:g} s", code="TIMEOUT"
             ) from None
         except requests.RequestException as exc:
             raise TransientKalturaError(
-                f"{service}.{action}: could not reach {self.service_url} ({type(exc).__name__})", code="CONNECTION_ERROR"
+                f"{service}.{action}: could not reach {self.service_url} ({type(exc).__name__})",
+                code="CONNECTION_ERROR",
             ) from None
 
     def _check_status(self, resp: requests.Response, what: str) -> None:
@@ -189,7 +204,9 @@ class KalturaClient:
         except requests.exceptions.ChunkedEncodingError:
             raise TransientKalturaError(f"{what}: the body was cut short", code="TRUNCATED_BODY") from None
         except requests.Timeout:
-            raise TransientKalturaError(f"{what}: Kaltura stopped sending for {self._timeout[1]:g} s", code="TIMEOUT") from None
+            raise TransientKalturaError(
+                f"{what}: Kaltura stopped sending before the read timeout", code="TIMEOUT"
+            ) from None
         except requests.RequestException as exc:
             raise TransientKalturaError(
                 f"{what}: the connection failed mid-body ({type(exc).__name__})", code="TRUNCATED_BODY"
@@ -218,13 +235,17 @@ class KalturaClient:
             except ValueError:
                 obj = None
             if isinstance(obj, dict) and obj.get("objectType") == "KalturaAPIException":
-                return kaltura_error(str(obj.get("code") or "UNKNOWN"), self._message(f"{what}: {obj.get('message', '')}"))
+                return kaltura_error(
+                    str(obj.get("code") or "UNKNOWN"), self._message(f"{what}: {obj.get('message', '')}")
+                )
         else:
             code = _XML_CODE.search(raw)
             if code:
                 message = _XML_MESSAGE.search(raw)
                 text = html.unescape(message.group(1).decode("utf-8", "replace")) if message else ""
-                return kaltura_error(html.unescape(code.group(1).decode("utf-8", "replace")).strip(), self._message(f"{what}: {text}"))
+                return kaltura_error(
+                    html.unescape(code.group(1).decode("utf-8", "replace")).strip(), self._message(f"{what}: {text}")
+                )
         return KalturaError(f"{what}: Kaltura answered with an unreadable error body", code="UNEXPECTED_RESPONSE")
 
     def _message(self, text: str) -> str:

@@ -49,7 +49,9 @@ def email_text(summary: RunSummary) -> str:
             "Nothing partial was written; fix the cause below and the next run (or a manual run) re-exports them."
         )
     else:
-        lines.append(f"SUCCEEDED: {len(summary.reports)} report exports landed, {_rows(summary)} rows in all. Nothing to do.")
+        lines.append(
+            f"SUCCEEDED: {len(summary.reports)} report exports landed, {_rows(summary)} rows in all. Nothing to do."
+        )
     lines.append("")
     lines.append(f"Run {summary.run_id} ({summary.trigger}), partners {', '.join(map(str, summary.partners)) or '-'}")
 

@@ -6,6 +6,7 @@ so every message that came from Kaltura passes through here, and so do our own m
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 from collections.abc import Iterable
@@ -47,3 +48,31 @@ class Redactor:
 def redact(text: str) -> str:
     """Redact KS-shaped tokens when no known secret is at hand."""
     return _TOKEN.sub(REDACTED, _KS_V2.sub(REDACTED, text))
+
+
+#: the process's redactor: secrets are added as they are read, and the log filter uses it too
+REDACTOR = Redactor()
+
+
+class RedactingFilter(logging.Filter):
+    """Redacts every log record's message, arguments and string extras before any handler formats it."""
+
+    def __init__(self, redactor: Redactor = REDACTOR) -> None:
+        super().__init__("redact")
+        self._redact = redactor
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.args:
+            record.msg = record.getMessage()
+            record.args = None
+        if isinstance(record.msg, str):
+            record.msg = self._redact(record.msg)
+        for name, value in list(record.__dict__.items()):
+            if isinstance(value, str) and name not in _RECORD_FIELDS:
+                record.__dict__[name] = self._redact(value)
+        if record.exc_info and record.exc_info[1] is not None and not record.exc_text:
+            record.exc_text = self._redact(logging.Formatter().formatException(record.exc_info))
+        return True
+
+
+_RECORD_FIELDS = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}

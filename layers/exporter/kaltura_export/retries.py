@@ -1,13 +1,14 @@
-"""The one place that decides how often a unit is tried (DESIGN.md's code → action table)."""
+"""The one place that decides how often, and for how long, a unit is tried (DESIGN.md's code → action table)."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import TypeVar
 
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, wait_random_exponential
 
-from .errors import KalturaError
+from .errors import KalturaError, OutOfTimeError
 
 T = TypeVar("T")
 
@@ -16,6 +17,36 @@ MAX_ATTEMPTS = 4
 #: INTERNAL_SERVERL_ERROR is both "missing parameter" and a Druid failure: one retry, then fail
 ONCE_CODES = frozenset({"INTERNAL_SERVERL_ERROR"})
 MAX_DELAY = 60.0
+#: seconds kept back from the invocation for the manifest, the run summary and the notification
+RESERVE = 15.0
+
+
+class Budget:
+    """The time an invocation has left (Lambda's context), minus a reserve; unlimited without a clock."""
+
+    def __init__(self, remaining: Callable[[], float] | None = None, *, reserve: float = RESERVE) -> None:
+        self._remaining = remaining
+        self._reserve = reserve
+
+    def left(self) -> float | None:
+        """Seconds available for work, or None when there is no limit."""
+        if self._remaining is None:
+            return None
+        return self._remaining() - self._reserve
+
+    def timeout(self, wanted: float) -> float:
+        """A read timeout that ends before the budget does."""
+        left = self.left()
+        return wanted if left is None else max(0.5, min(wanted, left))
+
+    def check(self, last: BaseException | None = None) -> None:
+        left = self.left()
+        if left is not None and left < 1:
+            cause = f" (last error: {getattr(last, 'code', type(last).__name__)})" if last else ""
+            raise OutOfTimeError(
+                f"ran out of time: {max(left + self._reserve, 0):.0f} s of the invocation left, "
+                f"not enough to export this unit safely{cause}; nothing was written"
+            )
 
 
 def _retryable(exc: BaseException) -> bool:
@@ -30,25 +61,32 @@ def _stop(state: RetryCallState) -> bool:
 
 
 class Attempts:
-    """Runs a callable with backoff and jitter on transient faults, counting the attempts made."""
+    """Runs a callable with backoff and jitter on transient faults, within a time budget, counting attempts."""
 
-    def __init__(self, base_delay: float) -> None:
+    def __init__(self, base_delay: float, budget: Budget | None = None) -> None:
         self._base_delay = base_delay
+        self._budget = budget or Budget()
         self.count = 0
 
     def __call__(self, fn: Callable[[], T]) -> T:
+        last: list[BaseException] = []
+
         def counted() -> T:
+            self._budget.check(last[-1] if last else None)
             self.count += 1
-            return fn()
+            try:
+                return fn()
+            except BaseException as exc:
+                last.append(exc)
+                raise
 
-        retrying = Retrying(
-            retry=retry_if_exception(_retryable),
-            stop=_stop,
-            wait=wait_random_exponential(multiplier=self._base_delay, max=MAX_DELAY) if self._base_delay else _no_wait,
-            reraise=True,
-        )
+        backoff = wait_random_exponential(multiplier=self._base_delay, max=MAX_DELAY)
+
+        def wait(state: RetryCallState) -> float:
+            delay = backoff(state) if self._base_delay else 0.0
+            left = self._budget.left()
+            # never sleep past the budget: the next attempt's check then ends the unit cleanly
+            return delay if left is None else max(0.0, min(delay, left - 1))
+
+        retrying = Retrying(retry=retry_if_exception(_retryable), stop=_stop, wait=wait, sleep=time.sleep, reraise=True)
         return retrying(counted)
-
-
-def _no_wait(state: RetryCallState) -> float:
-    return 0.0

@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import requests
 from aws_lambda_powertools import Logger
@@ -15,18 +15,18 @@ from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from .catalogue import Report, build_params
-from .credentials import Credentials, parse_secret
-from .errors import EventError, ExportError, SecretError
-from .events import ManualRequest, Request, ScheduledRequest, UnitRequest, parse_event
+from .errors import EventError, ExportError, KalturaError
+from .events import ManualRequest, ScheduledRequest, UnitRequest, parse_event
 from .kaltura import KalturaClient
 from .layout import data_key, manifest_key, run_key, s3_uri
 from .manifest import build_manifest
-from .normalise import Normaliser
+from .normalise import Normaliser, NormaliseStats
 from .notify import sns_message
-from .redact import Redactor
-from .retries import Attempts
-from .settings import Settings, normalise_service_url
-from .sink import S3Sink
+from .redact import REDACTOR, Redactor
+from .retries import Attempts, Budget
+from .sessions import PartnerSession
+from .settings import Settings
+from .sink import Landed, S3Sink
 from .summary import RunSummary, UnitError, UnitResult, iso
 from .windows import Window, manual_windows, scheduled_windows, window_starting
 
@@ -52,7 +52,10 @@ class Services:
     read_secret: Callable[[str, bool], str]
     telemetry: Telemetry | None = None
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    #: seconds the invocation has left (Lambda's context); None = no limit
+    remaining: Callable[[], float] | None = None
     part_size: int | None = None
+    redactor: Redactor = field(default_factory=lambda: REDACTOR)
 
 
 class RunFailed(ExportError):
@@ -71,30 +74,50 @@ class RunFailed(ExportError):
 
 
 @dataclass
-class _Partner:
-    secret: str
-    partner_id: int | None
-    client: KalturaClient | None = None
-    ks: str | None = None
-    error: ExportError | None = None
-    attempts: int = 0
+class _Run:
+    """What every unit of one run shares."""
+
+    settings: Settings
+    services: Services
+    run_id: str
+    sink: S3Sink
+    budget: Budget
+    http: requests.Session
+
+    @property
+    def redact(self) -> Redactor:
+        return self.services.redactor
+
+    def attempts(self) -> Attempts:
+        return Attempts(self.settings.retry_base_delay, self.budget)
+
+    def partner(self, secret: str) -> PartnerSession:
+        return PartnerSession(
+            secret,
+            read_secret=self.services.read_secret,
+            client_for=lambda url: KalturaClient(
+                url, session=self.http, redactor=self.redact, timeout=self.settings.kaltura_timeout
+            ),
+            default_service_url=self.settings.service_url,
+            redactor=self.redact,
+            attempts=self.attempts,
+        ).open()
 
 
 def handle(event: Any, settings: Settings, services: Services) -> dict[str, Any]:
     """The whole invocation: parse the event, run it, notify; raises RunFailed/EventError after notifying."""
-    redactor = Redactor()
     try:
         request = parse_event(event)
     except EventError as exc:
         logger.error("invalid event", extra={"error_code": exc.code, "error": exc.message})
-        summary = RunSummary(run_id=new_run_id(services.clock()), trigger="manual", started_at=services.clock())
+        now = services.clock()
+        summary = RunSummary(run_id=new_run_id(now), trigger="manual", started_at=now, finished_at=now)
         summary.error = UnitError(exc.code, exc.message, 0, exc.action)
-        summary.finished_at = services.clock()
         notify(summary, settings.topic_arn, services)
         raise
     if isinstance(request, UnitRequest):
-        return run_unit_request(request, settings, services, redactor).to_dict()
-    summary = run_export(request, settings, services, redactor)
+        return run_unit_request(request, settings, services).to_dict()
+    summary = run_export(request, settings, services)
     if summary.status == "FAILED":
         raise RunFailed(summary)
     return summary.to_dict()
@@ -110,145 +133,129 @@ def plan_windows(request: ScheduledRequest | ManualRequest, settings: Settings) 
     return manual_windows(request.first_day, request.last_day, settings.period, settings.tz)
 
 
-def run_export(
-    request: ScheduledRequest | ManualRequest, settings: Settings, services: Services, redactor: Redactor
-) -> RunSummary:
+def run_export(request: ScheduledRequest | ManualRequest, settings: Settings, services: Services) -> RunSummary:
     """Export every (report, window) of the request for every partner, write the summary and notify."""
     started = services.clock()
-    trigger = "schedule" if isinstance(request, ScheduledRequest) else "manual"
+    trigger: Literal["schedule", "manual"] = "schedule" if isinstance(request, ScheduledRequest) else "manual"
     summary = RunSummary(run_id=new_run_id(started), trigger=trigger, started_at=started)
     reports = (request.reports if isinstance(request, ManualRequest) else None) or settings.reports
     windows = plan_windows(request, settings)
-    sink = _sink(settings, services)
     logger.info(
         "run started",
-        extra={"run_id": summary.run_id, "trigger": trigger, "windows": len(windows), "reports": [r.name for r in reports]},
+        extra={
+            "run_id": summary.run_id,
+            "trigger": trigger,
+            "windows": len(windows),
+            "reports": [r.name for r in reports],
+        },
     )
-    with _http_session(settings) as http:
-        partners = [_open_partner(s, settings, services, http, redactor) for s in settings.secret_ids]
+    params: dict[tuple[str, Window], str] = {}
+    for report in reports:
+        for window in windows:
+            try:
+                params[(report.name, window)], warnings = build_params(
+                    report, window.start_s, window.end_s, settings.filters
+                )
+            except ExportError as exc:
+                summary.error = UnitError(exc.code, exc.message, 0, exc.action)
+                break
+            summary.warnings.extend(w for w in warnings if w not in summary.warnings)
+    with _open_run(settings, services, summary.run_id) as run:
+        partners = [run.partner(secret) for secret in settings.secret_ids]
         summary.partners = [p.partner_id for p in partners if p.partner_id is not None]
-        params_by_unit: dict[tuple[str, Window], str] = {}
-        for report in reports:
-            for window in windows:
-                try:
-                    params, warnings = build_params(report, window.start_s, window.end_s, settings.filters)
-                except ExportError as exc:
-                    summary.error = UnitError(exc.code, exc.message, 0, exc.action)
-                    continue
-                params_by_unit[(report.name, window)] = params
-                for w in warnings:
-                    if w not in summary.warnings:
-                        summary.warnings.append(w)
-        units = [(p, r, w) for p in partners for w in windows for r in reports if (r.name, w) in params_by_unit]
+        units = [(p, r, w) for p in partners for w in windows for r in reports if (r.name, w) in params]
         with ThreadPoolExecutor(max_workers=settings.max_concurrency, thread_name_prefix="unit") as pool:
-            futures = [
-                pool.submit(_export_unit, p, r, w, params_by_unit[(r.name, w)], settings, sink, summary.run_id, services, redactor)
-                for p, r, w in units
-            ]
+            futures = [pool.submit(_export_unit, run, p, r, w, params[(r.name, w)]) for p, r, w in units]
             summary.reports = [f.result() for f in futures]
-    summary.finished_at = services.clock()
-    _finish(summary, settings, sink, services)
+        summary.finished_at = services.clock()
+        _finish(summary, run)
     return summary
 
 
-def run_unit_request(request: UnitRequest, settings: Settings, services: Services, redactor: Redactor) -> UnitResult:
+def run_unit_request(request: UnitRequest, settings: Settings, services: Services) -> UnitResult:
     """One unit named by a Step Functions item; no notification."""
     try:
         window = window_starting(request.window_start, settings.period, settings.tz)
     except ValueError as exc:
         raise EventError(f"window_start: {exc}") from None
     if window.end != request.window_end:
-        raise EventError(f"window_end must be {window.iso_end()} for the {settings.period.value} period starting {window.iso_start()}")
-    sink = _sink(settings, services)
-    run_id = new_run_id(services.clock())
-    with _http_session(settings) as http:
-        partners = [_open_partner(s, settings, services, http, redactor) for s in settings.secret_ids]
+        raise EventError(
+            f"window_end must be {window.iso_end()} for the {settings.period.value} period "
+            f"starting {window.iso_start()}"
+        )
+    params, _ = build_params(request.report, window.start_s, window.end_s, settings.filters)
+    with _open_run(settings, services, new_run_id(services.clock())) as run:
+        partners = [run.partner(secret) for secret in settings.secret_ids]
         matching = [p for p in partners if p.partner_id == request.partner_id]
         if not matching:
             raise EventError(f"partner_id {request.partner_id} is not one of the configured secrets' partners")
-        params, _ = build_params(request.report, window.start_s, window.end_s, settings.filters)
-        result = _export_unit(matching[0], request.report, window, params, settings, sink, run_id, services, redactor)
+        result = _export_unit(run, matching[0], request.report, window, params)
     if services.telemetry:
         services.telemetry.unit_done(result)
     return result
 
 
-def _sink(settings: Settings, services: Services) -> S3Sink:
-    if services.part_size:
-        return S3Sink(services.s3, settings.bucket, part_size=services.part_size)
-    return S3Sink(services.s3, settings.bucket)
+class _open_run:
+    """A run's shared parts; one pooled requests.Session whose urllib3 retries cover connection set-up only
+    (tenacity owns every other retry)."""
 
-
-class _http_session:
-    """One pooled requests.Session per run; urllib3 retries only connection set-up (tenacity owns the rest)."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.session = requests.Session()
+    def __init__(self, settings: Settings, services: Services, run_id: str) -> None:
+        http = requests.Session()
         retry = Retry(total=None, connect=2, read=0, redirect=0, status=0, other=0, backoff_factor=0.2)
         adapter = HTTPAdapter(pool_connections=2, pool_maxsize=max(settings.max_concurrency, 2), max_retries=retry)
-        self.session.mount("https://", adapter)
-        self.session.mount("http://", adapter)
+        http.mount("https://", adapter)
+        http.mount("http://", adapter)
+        part = {"part_size": services.part_size} if services.part_size else {}
+        self.run = _Run(
+            settings=settings,
+            services=services,
+            run_id=run_id,
+            sink=S3Sink(services.s3, settings.bucket, **part),
+            budget=Budget(services.remaining),
+            http=http,
+        )
 
-    def __enter__(self) -> requests.Session:
-        return self.session
+    def __enter__(self) -> _Run:
+        return self.run
 
     def __exit__(self, *exc: object) -> None:
-        self.session.close()
+        self.run.http.close()
 
 
-def _open_partner(
-    secret: str, settings: Settings, services: Services, http: requests.Session, redactor: Redactor
-) -> _Partner:
-    """Read one secret and start its session; a failure here fails only this partner's units."""
-    partner = _Partner(secret=secret, partner_id=None)
+def _fetch_and_land(
+    run: _Run, partner: PartnerSession, report: Report, window: Window, params: str, attempts: Attempts
+) -> tuple[Landed, NormaliseStats]:
+    """Kaltura → normaliser → S3 for one unit, with retries; on INVALID_KS one refreshed session, then fail."""
+    assert partner.client is not None and partner.partner_id is not None
+    key = data_key(run.settings.prefix, report, partner.partner_id, window)
+    excluded = tuple(c for c in run.settings.excluded_fields if c in report.columns)
+
+    def attempt(ks: str) -> tuple[Landed, NormaliseStats]:
+        assert partner.client is not None
+        normaliser = Normaliser(report.columns, excluded=excluded, row_cap=run.settings.row_cap)
+        timeout = run.budget.timeout(run.settings.kaltura_timeout)
+        with partner.client.report_csv(ks, report.id, params, excluded, timeout=timeout) as body:
+            landed = run.sink.upload(key, normaliser.feed(body))
+        return landed, normaliser.stats
+
+    ks = partner.ks
+    assert ks is not None
     try:
-        creds = _read_credentials(secret, services, redactor)
-        partner.partner_id = creds.partner_id
-        url = normalise_service_url(creds.service_url) if creds.service_url else settings.service_url
-        partner.client = KalturaClient(url, session=http, redactor=redactor, timeout=settings.kaltura_timeout)
-        attempts = Attempts(settings.retry_base_delay)
-        client = partner.client
-        try:
-            partner.ks = attempts(lambda: client.start_session(creds))
-        finally:
-            partner.attempts = attempts.count
-        logger.info("session started", extra={"partner_id": partner.partner_id, "secret": secret})
-    except ExportError as exc:
-        partner.error = exc
-        logger.error("partner unavailable", extra={"secret": secret, "error_code": exc.code, "error": redactor(exc.message)})
-    return partner
-
-
-def _read_credentials(secret: str, services: Services, redactor: Redactor) -> Credentials:
+        return attempts(lambda: attempt(ks))
+    except KalturaError as exc:
+        if exc.code != "INVALID_KS":
+            raise
+    fresh = partner.refresh(ks)
     try:
-        value = services.read_secret(secret, False)
-    except ExportError:
+        return attempts(lambda: attempt(fresh))
+    except KalturaError as exc:
+        if exc.code == "INVALID_KS":
+            raise partner.rejected("Kaltura rejected a freshly started session too") from None
         raise
-    except Exception as exc:
-        reason = redactor(str(exc))[:300]
-        raise SecretError(f"secret {secret} could not be read: {reason}") from None
-    if not isinstance(value, str):
-        raise SecretError(f"secret {secret}: the value must be a string (SecretString), not binary")
-    # the raw value itself may be a KS or hold one; remember it before anything can echo it
-    redactor.add(value.strip())
-    creds = parse_secret(value, name=secret)
-    for attr in ("ks", "admin_secret", "app_token"):
-        redactor.add(getattr(creds, attr, None))
-    return creds
 
 
-def _export_unit(
-    partner: _Partner,
-    report: Report,
-    window: Window,
-    params: str,
-    settings: Settings,
-    sink: S3Sink,
-    run_id: str,
-    services: Services,
-    redactor: Redactor,
-) -> UnitResult:
-    started = services.clock()
+def _export_unit(run: _Run, partner: PartnerSession, report: Report, window: Window, params: str) -> UnitResult:
+    started = run.services.clock()
     result = UnitResult(
         report=report.name,
         report_id=report.id,
@@ -258,42 +265,32 @@ def _export_unit(
         dt=window.dt.isoformat(),
         status="FAILED",
     )
-    attempts = Attempts(settings.retry_base_delay)
+    attempts = run.attempts()
     try:
         if partner.error is not None:
             attempts.count = partner.attempts
             raise partner.error
-        assert partner.client is not None and partner.ks is not None and partner.partner_id is not None
-        client, ks, pid = partner.client, partner.ks, partner.partner_id
-        key = data_key(settings.prefix, report, pid, window)
-        excluded = tuple(c for c in settings.excluded_fields if c in report.columns)
-
-        def attempt() -> tuple[Any, Any]:
-            normaliser = Normaliser(report.columns, excluded=excluded, row_cap=settings.row_cap)
-            with client.report_csv(ks, report.id, params, excluded) as body:
-                landed = sink.upload(key, normaliser.feed(body))
-            return landed, normaliser.stats
-
-        landed, stats = attempts(attempt)
-        finished = services.clock()
-        sink.put_json(
-            manifest_key(settings.prefix, report, pid, window),
+        landed, stats = _fetch_and_land(run, partner, report, window, params, attempts)
+        pid = partner.partner_id
+        assert pid is not None
+        run.sink.put_json(
+            manifest_key(run.settings.prefix, report, pid, window),
             build_manifest(
                 report=report,
                 partner_id=pid,
                 window=window,
-                bucket=settings.bucket,
+                bucket=run.settings.bucket,
                 landed=landed,
                 stats=stats,
                 params=params,
                 attempts=attempts.count,
-                run_id=run_id,
+                run_id=run.run_id,
                 started_at=started,
-                finished_at=finished,
+                finished_at=run.services.clock(),
             ),
         )
         result.status = "SUCCEEDED"
-        result.rows, result.bytes, result.s3_uri = stats.rows, landed.bytes, s3_uri(settings.bucket, key)
+        result.rows, result.bytes, result.s3_uri = stats.rows, landed.bytes, s3_uri(run.settings.bucket, landed.key)
         result.drift = {k: v for k, v in (("added", stats.added), ("dropped", stats.dropped)) if v}
         logger.info(
             "unit landed",
@@ -304,14 +301,15 @@ def _export_unit(
                 "rows": stats.rows,
                 "bytes": landed.bytes,
                 "attempts": attempts.count,
-                "s3_key": key,
+                "s3_key": landed.key,
             },
         )
     except ExportError as exc:
-        result.error = UnitError(exc.code, redactor(exc.message), max(attempts.count, 1), exc.action)
+        result.error = UnitError(exc.code, run.redact(exc.message), max(attempts.count, 1), exc.action)
     except Exception as exc:  # a bug or an unexpected library error: fail this unit, keep the others going
         logger.exception("unit crashed", extra={"report": report.name, "window_start": result.window_start})
-        result.error = UnitError("INTERNAL_ERROR", redactor(f"{type(exc).__name__}: {exc}")[:500], max(attempts.count, 1))
+        message = run.redact(f"{type(exc).__name__}: {exc}")[:500]
+        result.error = UnitError("INTERNAL_ERROR", message, max(attempts.count, 1))
     if result.error is not None:
         logger.error(
             "unit failed",
@@ -325,18 +323,21 @@ def _export_unit(
             },
         )
     result.attempts = attempts.count
-    result.duration_ms = int((services.clock() - started).total_seconds() * 1000)
+    result.duration_ms = int((run.services.clock() - started).total_seconds() * 1000)
     return result
 
 
-def _finish(summary: RunSummary, settings: Settings, sink: S3Sink, services: Services) -> None:
+def _finish(summary: RunSummary, run: _Run) -> None:
+    settings, services = run.settings, run.services
     key = run_key(settings.prefix, summary.run_id)
     try:
-        sink.put_json(key, summary.to_dict())
+        run.sink.put_json(key, summary.to_dict())
         summary.uri = s3_uri(settings.bucket, key)
     except ExportError as exc:
         logger.error("run summary not written", extra={"error": exc.message})
-        summary.warnings.append(f"the run summary could not be written to {s3_uri(settings.bucket, key)}: {exc.message}")
+        summary.warnings.append(
+            f"the run summary could not be written to {s3_uri(settings.bucket, key)}: {exc.message}"
+        )
     if services.telemetry:
         for unit in summary.reports:
             services.telemetry.unit_done(unit)
@@ -362,7 +363,8 @@ def notify(summary: RunSummary, topic_arn: str | None, services: Services) -> bo
     try:
         services.sns().publish(TopicArn=topic_arn, **sns_message(summary))
     except Exception as exc:
-        logger.error("notification failed", extra={"topic_arn": topic_arn, "error": f"{type(exc).__name__}: {exc}"[:300]})
+        reason = services.redactor(f"{type(exc).__name__}: {exc}")[:300]
+        logger.error("notification failed", extra={"topic_arn": topic_arn, "error": reason})
         return False
     return True
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TypeVar
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -75,7 +76,9 @@ class Settings:
             except ConfigError as exc:
                 problems.append(str(exc))
         else:
-            problems.append("KALTURA_SECRET_ARN is required (the Secrets Manager secret holding the Kaltura credentials)")
+            problems.append(
+                "KALTURA_SECRET_ARN is required (the Secrets Manager secret holding the Kaltura credentials)"
+            )
         if len(set(secret_ids)) != len(secret_ids):
             problems.append("KALTURA_SECRET_ARNS lists the same secret twice")
 
@@ -83,15 +86,19 @@ class Settings:
         if not bucket:
             problems.append("EXPORT_BUCKET is required (the destination bucket)")
         elif not _BUCKET.match(bucket) or ".." in bucket:
-            problems.append(f"EXPORT_BUCKET must be an S3 bucket name (3-63 lowercase letters, digits, dots, hyphens); got {bucket!r}")
+            problems.append(
+                "EXPORT_BUCKET must be an S3 bucket name (3-63 lowercase letters, digits, dots, hyphens); "
+                f"got {bucket!r}"
+            )
 
         reports = take("REPORTS", lambda v: resolve_reports(_list("REPORTS", v)), REPORTS)
-        filters = {}
+        filters: dict[str, tuple[str, ...]] = {}
+        no_items: tuple[str, ...] = ()
         for name in FILTER_SETTINGS:
-            values = take(name, lambda v, n=name: _filter_list(n, v), ())
+            values = take(name, partial(_filter_list, name), no_items)
             if values:
                 filters[name] = values
-        excluded = take("EXCLUDED_FIELDS", lambda v: _list("EXCLUDED_FIELDS", v), ())
+        excluded = take("EXCLUDED_FIELDS", partial(_list, "EXCLUDED_FIELDS"), no_items)
         known_columns = {c for r in reports for c in r.columns}
         for col in excluded:
             if col not in known_columns:
@@ -128,7 +135,9 @@ def normalise_service_url(value: str) -> str:
     if parts.scheme not in ("https", "http") or not parts.hostname:
         raise ConfigError(f"KALTURA_SERVICE_URL must be an https:// URL such as {DEFAULT_SERVICE_URL}; got {value!r}")
     if parts.scheme == "http" and parts.hostname not in _LOCAL_HOSTS:
-        raise ConfigError(f"KALTURA_SERVICE_URL must use https:// (http:// only for 127.0.0.1/localhost); got {value!r}")
+        raise ConfigError(
+            f"KALTURA_SERVICE_URL must use https:// (http:// only for 127.0.0.1/localhost); got {value!r}"
+        )
     if parts.query or parts.fragment or parts.username or parts.password:
         raise ConfigError("KALTURA_SERVICE_URL must not carry credentials, a query or a fragment")
     return url
@@ -158,7 +167,9 @@ def _prefix(value: str) -> str:
 
 def _topic(value: str) -> str:
     if not _TOPIC.match(value):
-        raise ConfigError(f"NOTIFY_TOPIC_ARN must be an SNS topic ARN (arn:aws:sns:<region>:<account>:<name>); got {value!r}")
+        raise ConfigError(
+            f"NOTIFY_TOPIC_ARN must be an SNS topic ARN (arn:aws:sns:<region>:<account>:<name>); got {value!r}"
+        )
     return value
 
 
@@ -166,14 +177,14 @@ def _period(value: str) -> Period:
     try:
         return Period(value.lower())
     except ValueError:
-        raise ConfigError(f"PERIOD must be one of {', '.join(p.value for p in Period)}; got \"{value}\"") from None
+        raise ConfigError(f'PERIOD must be one of {", ".join(p.value for p in Period)}; got "{value}"') from None
 
 
 def _zone(value: str) -> str:
     try:
         ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(f"TIMEZONE must be an IANA time zone such as Europe/Berlin or UTC; got \"{value}\"") from None
+        raise ConfigError(f'TIMEZONE must be an IANA time zone such as Europe/Berlin or UTC; got "{value}"') from None
     return value
 
 
@@ -181,7 +192,7 @@ def _int(name: str, value: str, low: int, high: int) -> int:
     try:
         number = int(value)
     except ValueError:
-        raise ConfigError(f"{name} must be a whole number between {low} and {high}; got \"{value}\"") from None
+        raise ConfigError(f'{name} must be a whole number between {low} and {high}; got "{value}"') from None
     if not low <= number <= high:
         raise ConfigError(f"{name} must be a whole number between {low} and {high}; got {number}")
     return number
@@ -191,7 +202,7 @@ def _float(name: str, value: str, low: float, high: float) -> float:
     try:
         number = float(value)
     except ValueError:
-        raise ConfigError(f"{name} must be a number of seconds between {low:g} and {high:g}; got \"{value}\"") from None
+        raise ConfigError(f'{name} must be a number of seconds between {low:g} and {high:g}; got "{value}"') from None
     if not low <= number <= high:
         raise ConfigError(f"{name} must be a number of seconds between {low:g} and {high:g}; got {value}")
     return number

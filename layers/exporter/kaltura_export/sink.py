@@ -7,6 +7,7 @@ the upload is aborted, so an earlier object under the key stays as it was.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import threading
@@ -135,11 +136,9 @@ class _Multipart:
 
     def abort(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
-        try:
+        # the bucket's lifecycle rule removes an upload we could not abort; the object never appeared
+        with contextlib.suppress(ClientError, BotoCoreError):
             self._s3.abort_multipart_upload(Bucket=self._bucket, Key=self._key, UploadId=self._upload_id)
-        except (ClientError, BotoCoreError):
-            # the bucket's lifecycle rule removes an upload we could not abort; the object never appeared
-            pass
 
 
 def _describe(exc: BaseException) -> str:

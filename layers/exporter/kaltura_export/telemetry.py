@@ -7,6 +7,7 @@ import logging
 from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 
+from .redact import RedactingFilter
 from .summary import RunSummary, UnitResult
 
 _NOISY = ("botocore", "boto3", "urllib3", "s3transfer")
@@ -36,9 +37,13 @@ class PowertoolsTelemetry:
         self._metrics.add_metric(name="FailedUnits", unit=MetricUnit.Count, value=summary.count("FAILED"))
 
 
-def quiet_noisy_loggers() -> None:
-    """Hold botocore and urllib3 at INFO or above: at DEBUG botocore logs Secrets Manager's answer, secret included."""
+def harden_logging(*handlers: logging.Handler) -> None:
+    """Hold botocore and urllib3 at INFO or above (at DEBUG botocore logs Secrets Manager's answer, secret
+    included), and redact every record that reaches ``handlers`` or a handler of the root logger."""
     for name in _NOISY:
         log = logging.getLogger(name)
         if log.getEffectiveLevel() < logging.INFO:
             log.setLevel(logging.INFO)
+    for handler in (*logging.getLogger().handlers, *handlers):
+        if not any(isinstance(f, RedactingFilter) for f in handler.filters):
+            handler.addFilter(RedactingFilter())
