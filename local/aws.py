@@ -57,7 +57,7 @@ class MotoServer:
 
         moto documents this as an internal API of its SNS backend; good enough for a local runner.
         """
-        from moto.sns import sns_backends
+        from moto.sns.models import sns_backends
 
         topic = sns_backends[ACCOUNT][REGION].topics[topic_arn]
         return list(topic.sent_notifications)

@@ -2,7 +2,15 @@ from __future__ import annotations
 
 import pytest
 
-from kaltura_export.catalogue import ATTENDEES, BREAKOUT_ROOMS, REPORTS, ROOMS, build_params, report_for, resolve_reports
+from kaltura_export.catalogue import (
+    ATTENDEES,
+    BREAKOUT_ROOMS,
+    REPORTS,
+    ROOMS,
+    build_params,
+    report_for,
+    resolve_reports,
+)
 from kaltura_export.errors import ConfigError, FilterError
 
 

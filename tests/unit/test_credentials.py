@@ -43,7 +43,9 @@ def test_bare_string_and_json_string_are_a_ks() -> None:
 
 def test_admin_secret_shape() -> None:
     creds = parse_secret(
-        json.dumps({"partner_id": "123", "admin_secret": ADMIN, "user_id": "exporter", "expiry": 900, "privileges": "x:1"}),
+        json.dumps(
+            {"partner_id": "123", "admin_secret": ADMIN, "user_id": "exporter", "expiry": 900, "privileges": "x:1"}
+        ),
         name="s",
     )
     assert creds == AdminSecretCredentials(123, ADMIN, "exporter", 900, "x:1")
@@ -51,7 +53,9 @@ def test_admin_secret_shape() -> None:
 
 
 def test_app_token_shape_is_recommended_and_hides_the_token() -> None:
-    creds = parse_secret(json.dumps({"partner_id": 5, "app_token_id": "1_x", "app_token": TOKEN, "hash_type": "sha1"}), name="s")
+    creds = parse_secret(
+        json.dumps({"partner_id": 5, "app_token_id": "1_x", "app_token": TOKEN, "hash_type": "sha1"}), name="s"
+    )
     assert isinstance(creds, AppTokenCredentials)
     assert (creds.partner_id, creds.app_token_id, creds.hash_type) == (5, "1_x", "SHA1")
     assert TOKEN not in repr(creds)

@@ -24,7 +24,9 @@ def test_classic_rule_event() -> None:
 
 def test_manual_event() -> None:
     assert parse_event(load_event("manual.json")) == ManualRequest(date(2026, 11, 1), date(2026, 11, 7), (ATTENDEES,))
-    assert parse_event({"from": "2026-11-01", "to": "2026-11-01"}) == ManualRequest(date(2026, 11, 1), date(2026, 11, 1))
+    assert parse_event({"from": "2026-11-01", "to": "2026-11-01"}) == ManualRequest(
+        date(2026, 11, 1), date(2026, 11, 1)
+    )
 
 
 def test_unit_event() -> None:

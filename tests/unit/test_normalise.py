@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from kaltura_export.errors import RowCapError, SchemaError, TransientKalturaError
 from kaltura_export.normalise import BOM, Normaliser, NormaliseStats
 

@@ -26,7 +26,9 @@ def unit(report: str = "attendees", status: str = "SUCCEEDED", **kw: object) -> 
 
 
 def summary(*units: UnitResult) -> RunSummary:
-    s = RunSummary(run_id="20261203T020005Z-abcd1234", trigger="schedule", started_at=T0, finished_at=T0, partners=[4242])
+    s = RunSummary(
+        run_id="20261203T020005Z-abcd1234", trigger="schedule", started_at=T0, finished_at=T0, partners=[4242]
+    )
     s.reports = list(units)
     s.uri = "s3://b/kaltura/_runs/20261203T020005Z-abcd1234.json"
     return s
@@ -40,7 +42,11 @@ def test_success_first_line_and_subject() -> None:
 
 
 def test_failure_names_report_window_code_attempts_and_what_to_do() -> None:
-    bad = unit("attendees", "FAILED", error=UnitError("INVALID_KS", "report 6001: Invalid KS [REDACTED]", 1, "check the secret"))
+    bad = unit(
+        "attendees",
+        "FAILED",
+        error=UnitError("INVALID_KS", "report 6001: Invalid KS [REDACTED]", 1, "check the secret"),
+    )
     s = summary(unit("rooms"), bad)
     text = email_text(s)
     first = text.splitlines()[0]
@@ -78,7 +84,12 @@ def test_sns_message_structure() -> None:
 
 def test_default_is_cut_to_fit_sns() -> None:
     failures = [
-        unit("attendees", "FAILED", window_start=f"2026-01-{i % 28 + 1:02d}T00:00:00Z", error=UnitError("X", "m" * 400, 4))
+        unit(
+            "attendees",
+            "FAILED",
+            window_start=f"2026-01-{i % 28 + 1:02d}T00:00:00Z",
+            error=UnitError("X", "m" * 400, 4),
+        )
         for i in range(1000)
     ]
     s = summary(*failures)

@@ -9,7 +9,7 @@ def test_ks_shaped_tokens_are_redacted() -> None:
     ks = base64.urlsafe_b64encode(b"v2|4242|" + bytes(range(60))).decode()
     text = f'Invalid KS "{ks}", Error "-1,INVALID_STR"'
     assert redact(text) == f'Invalid KS "{REDACTED}", Error "-1,INVALID_STR"'
-    assert redact("Invalid KS \"djJ8MTIzNDU2fEXAMPLEONLY\"") == f'Invalid KS "{REDACTED}"'
+    assert redact('Invalid KS "djJ8MTIzNDU2fEXAMPLEONLY"') == f'Invalid KS "{REDACTED}"'
 
 
 def test_ordinary_text_is_left_alone() -> None:

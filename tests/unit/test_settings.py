@@ -62,7 +62,7 @@ def test_empty_values_mean_the_default() -> None:
     ("env", "expected"),
     [
         ({"PERIOD": "dayly"}, 'PERIOD must be one of hourly, daily, weekly, monthly; got "dayly"'),
-        ({"TIMEZONE": "Mars/Olympus"}, 'TIMEZONE must be an IANA time zone'),
+        ({"TIMEZONE": "Mars/Olympus"}, "TIMEZONE must be an IANA time zone"),
         ({"LOOKBACK": "0"}, "LOOKBACK must be a whole number between 1 and 1000; got 0"),
         ({"LOOKBACK": "three"}, 'LOOKBACK must be a whole number between 1 and 1000; got "three"'),
         ({"MAX_CONCURRENCY": "1.5"}, "MAX_CONCURRENCY must be a whole number"),
