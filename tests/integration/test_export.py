@@ -393,3 +393,71 @@ def test_bad_credentials_fail_at_once_without_a_retry_storm(
     assert errors == {"START_SESSION_ERROR"}
     assert emulator.calls == []  # no report was even asked for
     assert "0" * 32 not in json.dumps(info.value.summary.to_dict())
+
+
+def test_two_runs_of_the_same_window_at_once_leave_one_object_and_a_matching_manifest(
+    stack: Stack, moto_server: MotoServer, emulator: KalturaEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    import boto3
+
+    from kaltura_export.run import Services, handle
+    from kaltura_export.settings import Settings
+
+    emulator.latency = 0.3  # both runs are in flight at the same time
+    settings = Settings.from_env(
+        {**stack.env(), "KALTURA_SERVICE_URL": emulator.url, "LOOKBACK": "1", "RETRY_BASE_DELAY": "0"}
+    )
+    session = boto3.session.Session()
+
+    def read_secret(name: str, force: bool) -> str:
+        return str(session.client("secretsmanager").get_secret_value(SecretId=name)["SecretString"])
+
+    results: list[dict[str, Any]] = []
+    barrier = threading.Barrier(2)
+
+    def one_run() -> None:
+        services = Services(s3=session.client("s3"), sns=lambda: session.client("sns"), read_secret=read_secret)
+        barrier.wait()
+        results.append(handle(load_event("scheduled.json"), settings, services))
+
+    threads = [threading.Thread(target=one_run) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+    assert len(results) == 2
+    outcomes = sorted(u["status"] for r in results for u in r["reports"])
+    assert "FAILED" not in outcomes and outcomes.count("SUCCEEDED") >= 3, outcomes
+    s3 = moto_server.client("s3")
+    for report in REPORTS:
+        k = key(report)
+        body = read(moto_server, stack.bucket, k)
+        head = s3.head_object(Bucket=stack.bucket, Key=k)
+        manifest_key = k.replace("kaltura/", "kaltura/_manifests/", 1)[:-4] + ".json"
+        manifest = json.loads(read(moto_server, stack.bucket, manifest_key))
+        assert manifest["s3"]["version_id"] == head["VersionId"]
+        assert manifest["sha256"] == hashlib.sha256(body).hexdigest()
+        assert len(rows_of(body)[1]) == manifest["rows"]
+    assert s3.list_multipart_uploads(Bucket=stack.bucket).get("Uploads", []) == []
+
+
+def test_a_shrinking_re_export_lands_but_warns(
+    invoke: Any, stack: Stack, moto_server: MotoServer, emulator: KalturaEmulator
+) -> None:
+    event = load_event("scheduled.json")
+    first = invoke(event, stack, LOOKBACK="1", REPORTS="attendees")
+    before = first["reports"][0]["rows"]
+    one_room = emulator.room_ids(FROM_S, TO_S)[0]
+    second = invoke(event, stack, LOOKBACK="1", REPORTS="attendees", ENTRY_IDS=one_room)
+    after = second["reports"][0]["rows"]
+    assert second["status"] == "SUCCEEDED" and 0 < after < before / 2
+    expected = f"attendees 2026-12-02T00:00:00Z - 2026-12-03T00:00:00Z: {after} rows replaced {before} (fewer than 50%)"
+    assert any(w.startswith(expected) for w in second["warnings"])
+    assert len(rows_of(read(moto_server, stack.bucket, key(ATTENDEES)))[1]) == after
+    email = json.loads(moto_server.sent_notifications(stack.topic_arn)[-1][1])["email"]
+    assert expected in email
+    third = invoke(event, stack, LOOKBACK="1", REPORTS="attendees", ENTRY_IDS=one_room, SHRINK_THRESHOLD="0")
+    assert third["warnings"] == []

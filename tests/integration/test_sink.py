@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import os
 from collections.abc import Iterator
@@ -9,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from kaltura_export.errors import SinkError, TransientKalturaError
-from kaltura_export.sink import S3Sink
+from kaltura_export.sink import ABSENT, PreconditionFailed, S3Sink
 from local.aws import MotoServer, create_stack
 
 MIB = 1024 * 1024
@@ -93,5 +94,50 @@ def test_s3_errors_become_sink_errors_naming_the_key(moto_server: MotoServer) ->
 def test_json_documents_round_trip(moto_server: MotoServer, bucket: str) -> None:
     sink = S3Sink(moto_server.client("s3"), bucket)
     assert sink.get_json("m/none.json") is None
-    sink.put_json("m/doc.json", {"rows": 3, "name": "Zoë"})
-    assert sink.get_json("m/doc.json") == {"rows": 3, "name": "Zoë"}
+    written = sink.put_json("m/doc.json", {"rows": 3, "name": "Zoë"})
+    got = sink.get_json("m/doc.json")
+    assert got is not None and got[0] == {"rows": 3, "name": "Zoë"} and got[1] == written
+
+
+def test_writes_are_conditional_on_what_was_there(moto_server: MotoServer, bucket: str) -> None:
+    s3 = moto_server.client("s3")
+    sink = S3Sink(s3, bucket)
+    assert sink.current("k/c.csv") is None
+    first = sink.upload("k/c.csv", [b"v1\n"], expect=ABSENT)
+    with pytest.raises(PreconditionFailed):
+        sink.upload("k/c.csv", [b"v2\n"], expect=ABSENT)  # someone landed it first
+    now = sink.current("k/c.csv")
+    assert now is not None and now.version_id == first.version_id
+    sink.upload("k/c.csv", [b"v2\n"], expect=now)
+    with pytest.raises(PreconditionFailed):
+        sink.upload("k/c.csv", [b"v3\n"], expect=now)  # stale: v2 replaced it
+    assert s3.get_object(Bucket=bucket, Key="k/c.csv")["Body"].read() == b"v2\n"
+    doc = sink.put_json("m/c.json", {"v": 1}, expect=ABSENT)
+    with pytest.raises(PreconditionFailed):
+        sink.put_json("m/c.json", {"v": 2}, expect=ABSENT)
+    sink.put_json("m/c.json", {"v": 2}, expect=doc)
+
+
+def test_a_conditional_multipart_upload_that_lost_is_aborted(moto_server: MotoServer, bucket: str) -> None:
+    s3 = moto_server.client("s3")
+    sink = S3Sink(s3, bucket, part_size=5 * MIB)
+    sink.upload("k/race.csv", [b"winner\n"])
+    with pytest.raises(PreconditionFailed):
+        sink.upload("k/race.csv", chunks(11 * MIB), expect=ABSENT)
+    assert s3.get_object(Bucket=bucket, Key="k/race.csv")["Body"].read() == b"winner\n"
+    assert s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
+
+
+def test_s3_checksums_match_the_bytes_sent(moto_server: MotoServer, bucket: str) -> None:
+    s3 = moto_server.client("s3")
+    small = S3Sink(s3, bucket).upload("k/s.csv", [b"a,b\n"])
+    assert small.checksum_type == "FULL_OBJECT"
+    assert small.checksum_sha256 == base64.b64encode(hashlib.sha256(b"a,b\n").digest()).decode()
+    big = S3Sink(s3, bucket, part_size=5 * MIB).upload("k/b.csv", chunks(11 * MIB))
+    body = b"".join(chunks(11 * MIB))
+    parts = [body[i : i + 5 * MIB] for i in range(0, len(body), 5 * MIB)]
+    composite = hashlib.sha256(b"".join(hashlib.sha256(p).digest() for p in parts)).digest()
+    assert big.checksum_type == "COMPOSITE" and big.parts == 3 and big.part_size == 5 * MIB
+    # AWS writes "<base64>-3"; moto leaves the suffix out
+    assert big.checksum_sha256 is not None
+    assert big.checksum_sha256.split("-")[0] == base64.b64encode(composite).decode()

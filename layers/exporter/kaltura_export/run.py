@@ -26,7 +26,7 @@ from .redact import REDACTOR, Redactor
 from .retries import Attempts, Budget
 from .sessions import PartnerSession
 from .settings import Settings
-from .sink import Landed, S3Sink
+from .sink import ABSENT, Current, Landed, PreconditionFailed, S3Sink
 from .summary import RunSummary, UnitError, UnitResult, iso
 from .windows import Window, manual_windows, scheduled_windows, window_starting
 
@@ -167,6 +167,8 @@ def run_export(request: ScheduledRequest | ManualRequest, settings: Settings, se
         with ThreadPoolExecutor(max_workers=settings.max_concurrency, thread_name_prefix="unit") as pool:
             futures = [pool.submit(_export_unit, run, p, r, w, params[(r.name, w)]) for p, r, w in units]
             summary.reports = [f.result() for f in futures]
+        for unit in summary.reports:
+            summary.warnings.extend(unit.warnings)
         summary.finished_at = services.clock()
         _finish(summary, run)
     return summary
@@ -223,11 +225,16 @@ class _open_run:
 
 
 def _fetch_and_land(
-    run: _Run, partner: PartnerSession, report: Report, window: Window, params: str, attempts: Attempts
+    run: _Run,
+    partner: PartnerSession,
+    report: Report,
+    key: str,
+    params: str,
+    attempts: Attempts,
+    expect: Current | str,
 ) -> tuple[Landed, NormaliseStats]:
     """Kaltura → normaliser → S3 for one unit, with retries; on INVALID_KS one refreshed session, then fail."""
-    assert partner.client is not None and partner.partner_id is not None
-    key = data_key(run.settings.prefix, report, partner.partner_id, window)
+    assert partner.client is not None
     excluded = tuple(c for c in run.settings.excluded_fields if c in report.columns)
 
     def attempt(ks: str) -> tuple[Landed, NormaliseStats]:
@@ -235,7 +242,7 @@ def _fetch_and_land(
         normaliser = Normaliser(report.columns, excluded=excluded, row_cap=run.settings.row_cap)
         timeout = run.budget.timeout(run.settings.kaltura_timeout)
         with partner.client.report_csv(ks, report.id, params, excluded, timeout=timeout) as body:
-            landed = run.sink.upload(key, normaliser.feed(body))
+            landed = run.sink.upload(key, normaliser.feed(body), expect=expect)
         return landed, normaliser.stats
 
     ks = partner.ks
@@ -270,25 +277,28 @@ def _export_unit(run: _Run, partner: PartnerSession, report: Report, window: Win
         if partner.error is not None:
             attempts.count = partner.attempts
             raise partner.error
-        landed, stats = _fetch_and_land(run, partner, report, window, params, attempts)
         pid = partner.partner_id
         assert pid is not None
-        run.sink.put_json(
-            manifest_key(run.settings.prefix, report, pid, window),
-            build_manifest(
-                report=report,
-                partner_id=pid,
-                window=window,
-                bucket=run.settings.bucket,
-                landed=landed,
-                stats=stats,
-                params=params,
-                attempts=attempts.count,
-                run_id=run.run_id,
-                started_at=started,
-                finished_at=run.services.clock(),
-            ),
+        key = data_key(run.settings.prefix, report, pid, window)
+        mkey = manifest_key(run.settings.prefix, report, pid, window)
+        # what is there now: every write below is conditional on it, so concurrent runs cannot interleave
+        previous = run.sink.get_json(mkey)
+        landed, stats = _fetch_and_land(run, partner, report, key, params, attempts, run.sink.current(key) or ABSENT)
+        manifest = build_manifest(
+            report=report,
+            partner_id=pid,
+            window=window,
+            bucket=run.settings.bucket,
+            landed=landed,
+            stats=stats,
+            params=params,
+            attempts=attempts.count,
+            run_id=run.run_id,
+            started_at=started,
+            finished_at=run.services.clock(),
         )
+        _write_manifest(run, mkey, manifest, previous[1] if previous else ABSENT, landed)
+        result.warnings += _shrinking(run, result, previous[0] if previous else None, stats.rows)
         result.status = "SUCCEEDED"
         result.rows, result.bytes, result.s3_uri = stats.rows, landed.bytes, s3_uri(run.settings.bucket, landed.key)
         result.drift = {k: v for k, v in (("added", stats.added), ("dropped", stats.dropped)) if v}
@@ -304,6 +314,13 @@ def _export_unit(run: _Run, partner: PartnerSession, report: Report, window: Win
                 "s3_key": landed.key,
             },
         )
+    except PreconditionFailed as exc:
+        # a concurrent run of the same window landed first; its object and its manifest stand together
+        result.status = "SKIPPED"
+        result.error = UnitError(exc.code, run.redact(exc.message), max(attempts.count, 1), exc.action)
+        result.warnings.append(f"{report.name} {result.window_start}: {exc.action}")
+        logger.warning("unit superseded", extra={"report": report.name, "window_start": result.window_start})
+        return _timed(run, result, attempts, started)
     except ExportError as exc:
         result.error = UnitError(exc.code, run.redact(exc.message), max(attempts.count, 1), exc.action)
     except Exception as exc:  # a bug or an unexpected library error: fail this unit, keep the others going
@@ -322,9 +339,47 @@ def _export_unit(run: _Run, partner: PartnerSession, report: Report, window: Win
                 "attempts": result.error.attempts,
             },
         )
+    return _timed(run, result, attempts, started)
+
+
+def _timed(run: _Run, result: UnitResult, attempts: Attempts, started: datetime) -> UnitResult:
     result.attempts = attempts.count
     result.duration_ms = int((run.services.clock() - started).total_seconds() * 1000)
     return result
+
+
+def _write_manifest(run: _Run, mkey: str, manifest: dict[str, Any], expect: Current | str, landed: Landed) -> None:
+    """Write the manifest only while the object it describes is still the current one under its key."""
+    for _ in range(3):
+        try:
+            run.sink.put_json(mkey, manifest, expect=expect)
+            return
+        except PreconditionFailed:
+            # another run wrote the manifest; ours still counts only if our object is still the one in S3
+            now = run.sink.current(landed.key)
+            if now is None or not _same(now, landed):
+                raise
+            again = run.sink.get_json(mkey)
+            expect = again[1] if again else ABSENT
+    raise PreconditionFailed(f"s3://{run.settings.bucket}/{mkey} kept changing while this unit ran")
+
+
+def _same(now: Current, landed: Landed) -> bool:
+    if now.version_id and landed.version_id:
+        return now.version_id == landed.version_id
+    return now.etag.strip('"') == landed.etag
+
+
+def _shrinking(run: _Run, result: UnitResult, previous: Any, rows: int) -> list[str]:
+    """A warning when a re-export lands far fewer rows than the object it replaced (it lands anyway)."""
+    threshold = run.settings.shrink_threshold
+    before = previous.get("rows") if isinstance(previous, dict) else None
+    if not threshold or not isinstance(before, int) or before <= 0 or rows >= before * threshold:
+        return []
+    return [
+        f"{result.report} {result.window_start} - {result.window_end}: {rows} rows replaced {before} "
+        f"(fewer than {threshold:.0%}); Kaltura's newer answer was landed, check the source if this is unexpected"
+    ]
 
 
 def _finish(summary: RunSummary, run: _Run) -> None:

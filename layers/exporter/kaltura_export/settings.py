@@ -43,6 +43,8 @@ class Settings:
     kaltura_timeout: float = 660.0
     #: first delay of the exponential backoff between retries of one unit, seconds
     retry_base_delay: float = 2.0
+    #: warn when a re-export has fewer than this fraction of the rows of the object it replaces
+    shrink_threshold: float = 0.5
 
     @property
     def tz(self) -> ZoneInfo:
@@ -120,6 +122,7 @@ class Settings:
             row_cap=take("ROW_CAP", lambda v: _int("ROW_CAP", v, 1, 10_000_000), 100_000),
             kaltura_timeout=take("KALTURA_TIMEOUT", lambda v: _float("KALTURA_TIMEOUT", v, 1, 900), 660.0),
             retry_base_delay=take("RETRY_BASE_DELAY", lambda v: _float("RETRY_BASE_DELAY", v, 0, 60), 2.0),
+            shrink_threshold=take("SHRINK_THRESHOLD", _fraction, 0.5),
         )
         if problems:
             raise ConfigError("invalid configuration: " + "; ".join(problems))
@@ -195,6 +198,18 @@ def _int(name: str, value: str, low: int, high: int) -> int:
         raise ConfigError(f'{name} must be a whole number between {low} and {high}; got "{value}"') from None
     if not low <= number <= high:
         raise ConfigError(f"{name} must be a whole number between {low} and {high}; got {number}")
+    return number
+
+
+def _fraction(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        number = -1.0
+    if not 0 <= number <= 1:
+        raise ConfigError(
+            f'SHRINK_THRESHOLD must be a fraction between 0 and 1 (0 turns the warning off); got "{value}"'
+        )
     return number
 
 

@@ -2,11 +2,15 @@
 
 Bodies under one part go up as a single PUT. Larger ones use a multipart upload whose parts are sent
 while the next one is being produced, with a bound on parts in flight (flat memory). On any failure
-the upload is aborted, so an earlier object under the key stays as it was.
+the upload is aborted, so an earlier object under the key stays as it was. Every write can be made
+conditional (``IfMatch``/``IfNoneMatch``) on what was there when the unit started, so two runs of the
+same window cannot interleave their objects and manifests. S3 checks a SHA-256 of every part we send
+and reports its own checksum, which is compared with ours before the write is called done.
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import hashlib
 import json
@@ -18,10 +22,19 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from .errors import SinkError
+from .errors import ExportError, SinkError
 
 PART_SIZE = 8 * 1024 * 1024
 CSV_CONTENT_TYPE = "text/csv; charset=utf-8"
+#: ``expect`` value meaning "only if nothing is there yet"
+ABSENT = "absent"
+
+
+class PreconditionFailed(ExportError):
+    """Someone else wrote the key after we looked: our write did not happen."""
+
+    code = "SUPERSEDED"
+    action = "nothing: a concurrent run landed this window; its object and manifest stand"
 
 
 @dataclass(frozen=True)
@@ -34,6 +47,18 @@ class Landed:
     etag: str
     version_id: str | None
     parts: int
+    part_size: int
+    #: S3's own checksum, base64, and its type (FULL_OBJECT for one PUT, COMPOSITE for multipart)
+    checksum_sha256: str | None
+    checksum_type: str
+
+
+@dataclass(frozen=True)
+class Current:
+    """The version of a key a write is conditional on."""
+
+    etag: str
+    version_id: str | None
 
 
 class S3Sink:
@@ -45,8 +70,31 @@ class S3Sink:
         self._part_size = part_size
         self._parts_in_flight = parts_in_flight
 
-    def upload(self, key: str, chunks: Iterable[bytes], *, content_type: str = CSV_CONTENT_TYPE) -> Landed:
-        """Stream ``chunks`` into ``key``; the object exists only once every byte is in."""
+    def current(self, key: str) -> Current | None:
+        """The object under ``key`` now, or None."""
+        try:
+            head = self._s3.head_object(Bucket=self.bucket, Key=key)
+        except ClientError as exc:
+            if _code(exc) in ("404", "NoSuchKey", "NotFound"):
+                return None
+            raise SinkError(f"reading s3://{self.bucket}/{key} failed: {_describe(exc)}") from exc
+        except BotoCoreError as exc:
+            raise SinkError(f"reading s3://{self.bucket}/{key} failed: {_describe(exc)}") from exc
+        return Current(head["ETag"], _version(head))
+
+    def upload(
+        self,
+        key: str,
+        chunks: Iterable[bytes],
+        *,
+        content_type: str = CSV_CONTENT_TYPE,
+        expect: Current | str | None = None,
+    ) -> Landed:
+        """Stream ``chunks`` into ``key``; the object exists only once every byte is in.
+
+        ``expect``: the version this write replaces (``ABSENT`` for none); None writes unconditionally.
+        """
+        condition = _condition(expect)
         digest = hashlib.sha256()
         size = 0
         buf = bytearray()
@@ -62,39 +110,100 @@ class S3Sink:
                     upload.send(bytes(buf[: self._part_size]))
                     del buf[: self._part_size]
             if upload is None:
-                resp = self._s3.put_object(Bucket=self.bucket, Key=key, Body=bytes(buf), ContentType=content_type)
-                return Landed(key, size, digest.hexdigest(), resp["ETag"].strip('"'), resp.get("VersionId"), 1)
-            if buf:
-                upload.send(bytes(buf))
-            resp = upload.complete()
-            return Landed(key, size, digest.hexdigest(), resp["ETag"].strip('"'), resp.get("VersionId"), upload.count)
+                resp = self._s3.put_object(
+                    Bucket=self.bucket,
+                    Key=key,
+                    Body=bytes(buf),
+                    ContentType=content_type,
+                    ChecksumAlgorithm="SHA256",
+                    **condition,
+                )
+                landed = Landed(
+                    key,
+                    size,
+                    digest.hexdigest(),
+                    resp["ETag"].strip('"'),
+                    _version(resp),
+                    1,
+                    self._part_size,
+                    resp.get("ChecksumSHA256"),
+                    "FULL_OBJECT",
+                )
+                expected = base64.b64encode(digest.digest()).decode()
+            else:
+                if buf:
+                    upload.send(bytes(buf))
+                resp = upload.complete(condition)
+                reported = resp.get("ChecksumSHA256") or self._reported_checksum(key, _version(resp))
+                landed = Landed(
+                    key,
+                    size,
+                    digest.hexdigest(),
+                    resp["ETag"].strip('"'),
+                    _version(resp),
+                    upload.count,
+                    self._part_size,
+                    reported,
+                    "COMPOSITE",
+                )
+                expected = upload.composite_checksum()
         except BaseException as exc:
             if upload is not None:
                 upload.abort()
+            if isinstance(exc, ClientError) and _code(exc) in (
+                "PreconditionFailed",
+                "412",
+                "ConditionalRequestConflict",
+            ):
+                raise PreconditionFailed(f"s3://{self.bucket}/{key} changed while this unit ran") from exc
             if isinstance(exc, ClientError | BotoCoreError):
                 raise SinkError(f"writing s3://{self.bucket}/{key} failed: {_describe(exc)}") from exc
             raise
+        # AWS appends "-<parts>" to a composite checksum; moto does not
+        if landed.checksum_sha256 is not None and landed.checksum_sha256.split("-")[0] != expected:
+            raise SinkError(f"s3://{self.bucket}/{key}: S3's SHA-256 differs from the bytes sent")
+        return landed
 
-    def put_json(self, key: str, document: Any) -> None:
-        """Write a small JSON document (manifest, run summary)."""
+    def put_json(self, key: str, document: Any, *, expect: Current | str | None = None) -> Current:
+        """Write a small JSON document (manifest, run summary), optionally conditional on its current version."""
         body = json.dumps(document, indent=2, sort_keys=False).encode()
         try:
-            self._s3.put_object(Bucket=self.bucket, Key=key, Body=body, ContentType="application/json")
-        except (ClientError, BotoCoreError) as exc:
+            resp = self._s3.put_object(
+                Bucket=self.bucket, Key=key, Body=body, ContentType="application/json", **_condition(expect)
+            )
+        except ClientError as exc:
+            if _code(exc) in ("PreconditionFailed", "412", "ConditionalRequestConflict"):
+                raise PreconditionFailed(f"s3://{self.bucket}/{key} changed while this unit ran") from exc
             raise SinkError(f"writing s3://{self.bucket}/{key} failed: {_describe(exc)}") from exc
+        except BotoCoreError as exc:
+            raise SinkError(f"writing s3://{self.bucket}/{key} failed: {_describe(exc)}") from exc
+        return Current(resp["ETag"], _version(resp))
 
-    def get_json(self, key: str) -> Any | None:
-        """A JSON document, or None when there is none under ``key``."""
+    def get_json(self, key: str) -> tuple[Any, Current] | None:
+        """A JSON document and its version, or None when there is none under ``key``."""
         try:
             resp = self._s3.get_object(Bucket=self.bucket, Key=key)
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NotFound"):
+            if _code(exc) in ("NoSuchKey", "404", "NotFound"):
                 return None
             raise SinkError(f"reading s3://{self.bucket}/{key} failed: {_describe(exc)}") from exc
         except BotoCoreError as exc:
             raise SinkError(f"reading s3://{self.bucket}/{key} failed: {_describe(exc)}") from exc
         with resp["Body"] as body:
-            return json.loads(body.read())
+            try:
+                document = json.loads(body.read())
+            except ValueError:
+                document = None
+        return document, Current(resp["ETag"], _version(resp))
+
+    def _reported_checksum(self, key: str, version_id: str | None) -> str | None:
+        args = {"VersionId": version_id} if version_id else {}
+        try:
+            attrs = self._s3.get_object_attributes(Bucket=self.bucket, Key=key, ObjectAttributes=["Checksum"], **args)
+        except (ClientError, BotoCoreError):
+            return None
+        checksum: str | None = attrs.get("Checksum", {}).get("ChecksumSHA256")
+        return checksum
 
 
 class _Multipart:
@@ -102,35 +211,54 @@ class _Multipart:
 
     def __init__(self, s3: Any, bucket: str, key: str, content_type: str, in_flight: int) -> None:
         self._s3, self._bucket, self._key = s3, bucket, key
-        self._upload_id: str = s3.create_multipart_upload(Bucket=bucket, Key=key, ContentType=content_type)["UploadId"]
+        self._upload_id: str = s3.create_multipart_upload(
+            Bucket=bucket, Key=key, ContentType=content_type, ChecksumAlgorithm="SHA256"
+        )["UploadId"]
         self._pool = ThreadPoolExecutor(max_workers=in_flight, thread_name_prefix="s3-part")
         self._slots = threading.BoundedSemaphore(in_flight)
         self._futures: list[Future[dict[str, Any]]] = []
+        self._digests: list[bytes] = []
         self.count = 0
 
     def send(self, body: bytes) -> None:
         # waits while `in_flight` parts are still uploading: memory stays at a few parts whatever the size
         self._slots.acquire()
         for f in self._futures:
-            if f.done() and f.exception() is not None:
+            error = f.exception() if f.done() else None
+            if error is not None:
                 self._slots.release()
-                raise f.exception()  # type: ignore[misc]
+                raise error
         self.count += 1
-        future = self._pool.submit(self._part, self.count, body)
+        digest = hashlib.sha256(body).digest()
+        self._digests.append(digest)
+        future = self._pool.submit(self._part, self.count, body, base64.b64encode(digest).decode())
         future.add_done_callback(lambda _: self._slots.release())
         self._futures.append(future)
 
-    def _part(self, number: int, body: bytes) -> dict[str, Any]:
+    def _part(self, number: int, body: bytes, checksum: str) -> dict[str, Any]:
         resp = self._s3.upload_part(
-            Bucket=self._bucket, Key=self._key, UploadId=self._upload_id, PartNumber=number, Body=body
+            Bucket=self._bucket,
+            Key=self._key,
+            UploadId=self._upload_id,
+            PartNumber=number,
+            Body=body,
+            ChecksumSHA256=checksum,
         )
-        return {"PartNumber": number, "ETag": resp["ETag"]}
+        return {"PartNumber": number, "ETag": resp["ETag"], "ChecksumSHA256": resp.get("ChecksumSHA256", checksum)}
 
-    def complete(self) -> dict[str, Any]:
+    def composite_checksum(self) -> str:
+        """S3's composite SHA-256 of a multipart object: the hash of the parts' hashes."""
+        return base64.b64encode(hashlib.sha256(b"".join(self._digests)).digest()).decode()
+
+    def complete(self, condition: dict[str, str]) -> dict[str, Any]:
         parts = [f.result() for f in self._futures]
         self._pool.shutdown()
         resp: dict[str, Any] = self._s3.complete_multipart_upload(
-            Bucket=self._bucket, Key=self._key, UploadId=self._upload_id, MultipartUpload={"Parts": parts}
+            Bucket=self._bucket,
+            Key=self._key,
+            UploadId=self._upload_id,
+            MultipartUpload={"Parts": parts},
+            **condition,
         )
         return resp
 
@@ -139,6 +267,24 @@ class _Multipart:
         # the bucket's lifecycle rule removes an upload we could not abort; the object never appeared
         with contextlib.suppress(ClientError, BotoCoreError):
             self._s3.abort_multipart_upload(Bucket=self._bucket, Key=self._key, UploadId=self._upload_id)
+
+
+def _condition(expect: Current | str | None) -> dict[str, str]:
+    if expect is None:
+        return {}
+    if expect == ABSENT:
+        return {"IfNoneMatch": "*"}
+    assert isinstance(expect, Current)
+    return {"IfMatch": expect.etag}
+
+
+def _version(resp: dict[str, Any]) -> str | None:
+    version = resp.get("VersionId")
+    return None if version in (None, "null") else str(version)
+
+
+def _code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
 
 
 def _describe(exc: BaseException) -> str:

@@ -43,6 +43,8 @@ class UnitResult:
     error: UnitError | None = None
     attempts: int = 0
     duration_ms: int = 0
+    #: run-level warnings this unit raises (a shrinking re-export, a concurrent run that won)
+    warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
