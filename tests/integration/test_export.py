@@ -263,23 +263,66 @@ def test_a_missing_secret_fails_every_unit_naming_it(invoke: Any, stack: Stack, 
     assert [k for k in keys(moto_server, stack.bucket) if not k.startswith("kaltura/_runs/")] == []
 
 
-def test_a_result_at_the_row_cap_fails_that_unit_and_lands_nothing(
+def _cap_for_split(emulator: KalturaEmulator) -> int:
+    """A cap above the rooms report and above any one room's attendees, but below all attendees."""
+    rooms = len(emulator.rows_for(6000, FROM_S, TO_S))
+    per_room: dict[str, int] = {}
+    for cells in emulator.rows_for(6001, FROM_S, TO_S):
+        per_room[cells[0]] = per_room.get(cells[0], 0) + 1
+    cap = max(rooms, *per_room.values()) + 1
+    assert cap < sum(per_room.values()) / 2, "the data must be able to overflow the cap"
+    return cap
+
+
+def test_attendees_over_the_cap_are_split_by_room_and_every_row_lands_exactly_once(
     invoke: Any, stack: Stack, moto_server: MotoServer, emulator: KalturaEmulator
 ) -> None:
-    attendees = len(emulator.rows_for(6001, FROM_S, TO_S))
-    rooms = len(emulator.rows_for(6000, FROM_S, TO_S))
-    cap = rooms + 1
-    assert attendees > cap
+    cap = _cap_for_split(emulator)
     emulator.row_cap = cap
+    summary = invoke(load_event("scheduled.json"), stack, LOOKBACK="1", REPORTS="attendees", ROW_CAP=str(cap))
+    unit = summary["reports"][0]
+    assert unit["status"] == "SUCCEEDED"
+    header, rows = rows_of(read(moto_server, stack.bucket, key(ATTENDEES)))
+    expected = expected_rows(emulator, ATTENDEES)
+    assert header == list(ATTENDEES.columns)
+    assert sorted(rows) == sorted(expected) and len(rows) == len(expected) > cap
+    manifest_key = key(ATTENDEES).replace("kaltura/", "kaltura/_manifests/", 1)[:-4] + ".json"
+    split = json.loads(read(moto_server, stack.bucket, manifest_key))["split"]
+    assert split["by"] == "entry_ids" and len(split["parts"]) >= 2
+    assert sum(p["rows"] for p in split["parts"]) == len(rows) and all(p["rows"] < cap for p in split["parts"])
+    calls = [c for c in emulator.calls if c.report_id == 6001]
+    assert calls[0].params.get("entry_ids") is None and all(c.params.get("entry_ids") for c in calls[1:])
+    assert any(c.report_id == 6000 for c in emulator.calls)  # the split unit fetched the rooms itself
+
+
+def test_a_filter_kaltura_ignores_during_a_split_fails_and_lands_nothing(
+    invoke: Any, stack: Stack, moto_server: MotoServer, emulator: KalturaEmulator
+) -> None:
+    cap = _cap_for_split(emulator)
+    emulator.row_cap = cap
+    emulator.faults.add("IGNORE_FILTER", report_id=6001, times=None)
     with pytest.raises(RunFailed) as info:
-        invoke(load_event("scheduled.json"), stack, LOOKBACK="1", REPORTS="rooms,attendees", ROW_CAP=str(cap))
-    units = {u.report: u for u in info.value.summary.reports}
-    assert units["rooms"].status == "SUCCEEDED" and units["rooms"].rows == rooms
-    assert units["attendees"].status == "FAILED"
-    assert units["attendees"].error is not None and units["attendees"].error.code == "ROW_CAP_REACHED"
-    assert f"{cap} rows" in units["attendees"].error.message
+        invoke(load_event("scheduled.json"), stack, LOOKBACK="1", REPORTS="attendees", ROW_CAP=str(cap))
+    unit = info.value.summary.reports[0]
+    assert unit.status == "FAILED" and unit.error is not None and unit.error.code == "SPLIT_FAILED"
+    assert "Kaltura ignored the entry_ids filter" in unit.error.message
     assert keys(moto_server, stack.bucket, "kaltura/attendees/") == []
-    assert keys(moto_server, stack.bucket, "kaltura/_manifests/attendees/") == []
+    assert keys(moto_server, stack.bucket, "kaltura/_manifests/") == []
+
+
+def test_rooms_at_the_cap_fail_loudly_and_attendees_cannot_split(
+    invoke: Any, stack: Stack, moto_server: MotoServer, emulator: KalturaEmulator
+) -> None:
+    rooms = len(emulator.rows_for(6000, FROM_S, TO_S))
+    emulator.row_cap = rooms
+    with pytest.raises(RunFailed) as info:
+        invoke(load_event("scheduled.json"), stack, LOOKBACK="1", REPORTS="rooms,attendees", ROW_CAP=str(rooms))
+    units = {u.report: u for u in info.value.summary.reports}
+    assert units["rooms"].error is not None and units["rooms"].error.code == "ROW_CAP_REACHED"
+    assert f"cap of {rooms} rows" in units["rooms"].error.message
+    assert units["attendees"].error is not None and units["attendees"].error.code == "SPLIT_FAILED"
+    assert "rooms report of the window also reached the cap" in units["attendees"].error.message
+    assert [k for k in keys(moto_server, stack.bucket) if not k.startswith("kaltura/_runs/")] == []
 
 
 def test_metrics_per_report_and_per_run(invoke: Any, stack: Stack, capsys: pytest.CaptureFixture[str]) -> None:

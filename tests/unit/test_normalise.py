@@ -465,3 +465,30 @@ def test_any_kaltura_body_lands_as_canonical_csv(
     chunks.append(body[at:])
     normaliser = Normaliser(columns)
     assert b"".join(normaliser.feed(chunks)) == whole
+
+
+def test_the_key_column_values_of_the_landed_rows_are_collected_even_when_capped() -> None:
+    body = (
+        BOM
+        + b"entry_id,cue_point_id,user_id,user_name,user_email,user_type,"
+        + b"meeting_view_time,meeting_engaged_play_time_ratio\n"
+        + b"1_a,c1,u1,Ann,a@x,Attendee,1,0.5\n"
+        + b'1_b,c2,u2,"Bob ""B"" Smith",b@x,Host,2,0.5\n'
+        + b"1_c,c3,u3,Cy,c@x,Attendee,3,0.5\n"
+    )
+    columns = ("entry_id", "cue_point_id", "user_id", "user_name", "user_email", "user_type",
+               "meeting_view_time", "meeting_engaged_play_time_ratio")  # fmt: skip
+    for size in (1, 7, len(body)):
+        n = Normaliser(columns, key_column="entry_id")
+        b"".join(n.feed(chunked(body, size)))
+        assert n.keys == {"1_a", "1_b", "1_c"}
+        by_user = Normaliser(columns, key_column="user_name")
+        b"".join(by_user.feed(chunked(body, size)))
+        assert by_user.keys == {"Ann", 'Bob "B" Smith', "Cy"}
+        capped = Normaliser(columns, key_column="entry_id", row_cap=3)
+        with pytest.raises(RowCapError):
+            b"".join(capped.feed(chunked(body, size)))
+        assert capped.keys == {"1_a", "1_b", "1_c"}  # the rows held back from S3 still count
+    empty = Normaliser(columns, key_column="entry_id")
+    b"".join(empty.feed([BOM + b"\n"]))
+    assert empty.keys == set()

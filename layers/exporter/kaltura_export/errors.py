@@ -84,6 +84,11 @@ class RowCapError(ExportError):
     code = "ROW_CAP_REACHED"
     action = "narrow the window (shorter PERIOD) or filter by ENTRY_IDS; nothing was landed"
 
+    def __init__(self, message: str, *, keys: set[str] | None = None) -> None:
+        super().__init__(message)
+        #: the rooms seen in the capped rows, when the caller asked for them
+        self.keys: set[str] = keys or set()
+
 
 class OutOfTimeError(ExportError):
     """The invocation's remaining time cannot fit another attempt; the unit stops before writing anything."""

@@ -27,6 +27,7 @@ def build_manifest(
     run_id: str,
     started_at: Any,
     finished_at: Any,
+    split: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The manifest document for a landed unit (``params`` carries dates and filters, never the KS)."""
     return {
@@ -58,6 +59,7 @@ def build_manifest(
         "bytes_from_kaltura": stats.bytes_in,
         "params": params,
         "attempts": attempts,
+        "split": split,
         "run_id": run_id,
         "started_at": iso(started_at),
         "finished_at": iso(finished_at),

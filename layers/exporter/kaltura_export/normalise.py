@@ -12,6 +12,7 @@ Kaltura's header is the catalogue's, a region of whole lines without ``"`` or ``
 from __future__ import annotations
 
 import csv
+import re
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from operator import itemgetter
@@ -78,7 +79,14 @@ def _picker(index: Sequence[int]) -> Callable[[Sequence[_T]], tuple[_T, ...]]:
 class Normaliser:
     """Turn one Kaltura report body into the landed CSV, streaming; ``stats`` is complete once ``feed`` is exhausted."""
 
-    def __init__(self, columns: Sequence[str], *, excluded: Collection[str] = (), row_cap: int | None = None) -> None:
+    def __init__(
+        self,
+        columns: Sequence[str],
+        *,
+        excluded: Collection[str] = (),
+        row_cap: int | None = None,
+        key_column: str | None = None,
+    ) -> None:
         self.columns = tuple(columns)
         if not self.columns or len(set(self.columns)) != len(self.columns):
             raise ValueError(f"columns must be non-empty and distinct: {list(self.columns)}")
@@ -86,6 +94,15 @@ class Normaliser:
             raise ValueError(f"row_cap must be at least 1, got {row_cap}")
         self._excluded = frozenset(excluded)
         self._row_cap = row_cap
+        #: distinct values of ``key_column`` in the landed rows (a capped result's rooms, for splitting)
+        self.keys: set[str] = set()
+        self._header_seen = False
+        self._key_pattern: re.Pattern[bytes] | None = None
+        if key_column is not None:
+            # landed values never hold a comma (Kaltura turns them into spaces) nor a line break (replaced),
+            # so the k-th field of each landed line is found without parsing it
+            k = self.columns.index(key_column)
+            self._key_pattern = re.compile(rb"^(?:[^,\n]*,){%d}([^,\n]*)[,\n]" % k, re.M)
         self.stats = NormaliseStats(excluded=[c for c in self.columns if c in self._excluded])
 
         self._text = _TextSink()
@@ -136,6 +153,7 @@ class Normaliser:
                             yield held
                         held = b"".join(out)
                         out.clear()
+                        self._collect(held)
                     region = next(self._regions, None)
                     if region is None:
                         break
@@ -145,15 +163,34 @@ class Normaliser:
                         out.append(self._clean_region(region))
                     continue
                 out.append(self._next_record())
-        held += b"".join(out)
+        rest = b"".join(out)
+        self._collect(rest)
+        held += rest
         self.stats.header_only = self.stats.rows == 0
         if self._row_cap is not None and self.stats.rows >= self._row_cap:
             raise RowCapError(
                 f"the result reached the cap of {self._row_cap} rows and is incomplete: "
-                "Kaltura silently drops the rows beyond it"
+                "Kaltura silently drops the rows beyond it",
+                keys=self.keys,
             )
         self.stats.bytes_out += len(held)
         yield held
+
+    @property
+    def header(self) -> bytes:
+        """The landed header line."""
+        return self._header
+
+    def _collect(self, landed: bytes) -> None:
+        if self._key_pattern is None or not landed:
+            return
+        if not self._header_seen:
+            # the first landed bytes start with the header line, whose value is a column name
+            self._header_seen = True
+            landed = landed[len(self._header) :]
+        for value in set(self._key_pattern.findall(landed)):
+            text = value.decode("utf-8", "replace")
+            self.keys.add(text[1:-1].replace('""', '"') if text.startswith('"') else text)
 
     def _split_regions(self, chunks: Iterable[bytes]) -> Iterator[bytes]:
         """Yield the body after its BOM as regions of whole lines, one per chunk that completes a line."""

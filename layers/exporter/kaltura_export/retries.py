@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from typing import TypeVar
@@ -63,17 +64,26 @@ def _stop(state: RetryCallState) -> bool:
 class Attempts:
     """Runs a callable with backoff and jitter on transient faults, within a time budget, counting attempts."""
 
-    def __init__(self, base_delay: float, budget: Budget | None = None) -> None:
+    def __init__(self, base_delay: float, budget: Budget | None = None, *, counter: Attempts | None = None) -> None:
         self._base_delay = base_delay
         self._budget = budget or Budget()
         self.count = 0
+        #: another Attempts that also counts these (the unit of a split part)
+        self._counter = counter
+        self._lock = threading.Lock()
+
+    def _count(self) -> None:
+        with self._lock:
+            self.count += 1
+        if self._counter is not None:
+            self._counter._count()
 
     def __call__(self, fn: Callable[[], T]) -> T:
         last: list[BaseException] = []
 
         def counted() -> T:
             self._budget.check(last[-1] if last else None)
-            self.count += 1
+            self._count()
             try:
                 return fn()
             except BaseException as exc:

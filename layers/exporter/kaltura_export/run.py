@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import tempfile
 import uuid
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal, Protocol
+from typing import IO, Any, Literal, Protocol, TypeVar
 
 import requests
 from aws_lambda_powertools import Logger
@@ -15,7 +16,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from .catalogue import Report, build_params
-from .errors import EventError, ExportError, KalturaError
+from .errors import EventError, ExportError, KalturaError, RowCapError
 from .events import ManualRequest, ScheduledRequest, UnitRequest, parse_event
 from .kaltura import KalturaClient
 from .layout import data_key, manifest_key, run_key, s3_uri
@@ -27,10 +28,12 @@ from .retries import Attempts, Budget
 from .sessions import PartnerSession
 from .settings import Settings
 from .sink import ABSENT, Current, Landed, PreconditionFailed, S3Sink
+from .split import Part, split, splittable
 from .summary import RunSummary, UnitError, UnitResult, iso
 from .windows import Window, manual_windows, scheduled_windows, window_starting
 
 logger = Logger(child=True)
+T = TypeVar("T")
 
 
 class Telemetry(Protocol):
@@ -90,6 +93,15 @@ class _Run:
 
     def attempts(self) -> Attempts:
         return Attempts(self.settings.retry_base_delay, self.budget)
+
+    def attempts_sharing(self, unit: Attempts) -> Attempts:
+        """Attempts for one part of a split unit, counted into the unit's total."""
+        return Attempts(self.settings.retry_base_delay, self.budget, counter=unit)
+
+    @property
+    def split_concurrency(self) -> int:
+        # the parts of one unit share Kaltura's load with the other units in flight
+        return max(1, min(4, self.settings.max_concurrency))
 
     def partner(self, secret: str) -> PartnerSession:
         return PartnerSession(
@@ -224,41 +236,86 @@ class _open_run:
         self.run.http.close()
 
 
-def _fetch_and_land(
-    run: _Run,
-    partner: PartnerSession,
-    report: Report,
-    key: str,
-    params: str,
-    attempts: Attempts,
-    expect: Current | str,
-) -> tuple[Landed, NormaliseStats]:
-    """Kaltura → normaliser → S3 for one unit, with retries; on INVALID_KS one refreshed session, then fail."""
-    assert partner.client is not None
-    excluded = tuple(c for c in run.settings.excluded_fields if c in report.columns)
-
-    def attempt(ks: str) -> tuple[Landed, NormaliseStats]:
-        assert partner.client is not None
-        normaliser = Normaliser(report.columns, excluded=excluded, row_cap=run.settings.row_cap)
-        timeout = run.budget.timeout(run.settings.kaltura_timeout)
-        with partner.client.report_csv(ks, report.id, params, excluded, timeout=timeout) as body:
-            landed = run.sink.upload(key, normaliser.feed(body), expect=expect)
-        return landed, normaliser.stats
-
+def _with_session(partner: PartnerSession, attempts: Attempts, fn: Callable[[str], T]) -> T:
+    """Run ``fn(ks)`` with retries; on INVALID_KS one refreshed session (shared by the partner's units), then fail."""
     ks = partner.ks
     assert ks is not None
     try:
-        return attempts(lambda: attempt(ks))
+        return attempts(lambda: fn(ks))
     except KalturaError as exc:
         if exc.code != "INVALID_KS":
             raise
     fresh = partner.refresh(ks)
     try:
-        return attempts(lambda: attempt(fresh))
+        return attempts(lambda: fn(fresh))
     except KalturaError as exc:
         if exc.code == "INVALID_KS":
             raise partner.rejected("Kaltura rejected a freshly started session too") from None
         raise
+
+
+def _fetch_and_land(
+    run: _Run,
+    partner: PartnerSession,
+    report: Report,
+    window: Window,
+    key: str,
+    params: str,
+    attempts: Attempts,
+    expect: Current | str,
+) -> tuple[Landed, NormaliseStats, dict[str, Any] | None]:
+    """Kaltura → normaliser → S3 for one unit; a result at the row cap is split by room and landed as one object."""
+    client = partner.client
+    assert client is not None
+    excluded = tuple(c for c in run.settings.excluded_fields if c in report.columns)
+    room_column = report.room_column if splittable(report) else None
+
+    def attempt(ks: str) -> tuple[Landed, NormaliseStats]:
+        normaliser = Normaliser(report.columns, excluded=excluded, row_cap=run.settings.row_cap, key_column=room_column)
+        timeout = run.budget.timeout(run.settings.kaltura_timeout)
+        with client.report_csv(ks, report.id, params, excluded, timeout=timeout) as body:
+            landed = run.sink.upload(key, normaliser.feed(body), expect=expect)
+        return landed, normaliser.stats
+
+    try:
+        landed, stats = _with_session(partner, attempts, attempt)
+        return landed, stats, None
+    except RowCapError as exc:
+        if not splittable(report):
+            raise
+        capped = exc.keys
+    logger.warning(
+        "result at the row cap: splitting by room", extra={"report": report.name, "window_start": window.iso_start()}
+    )
+
+    def fetch_part(part_report: Report, filters: Mapping[str, tuple[str, ...]], key_column: str | None) -> Part:
+        part_params, _ = build_params(part_report, window.start_s, window.end_s, filters)
+        part_excluded = tuple(c for c in run.settings.excluded_fields if c in part_report.columns)
+
+        def part_attempt(ks: str) -> Part:
+            normaliser = Normaliser(
+                part_report.columns, excluded=part_excluded, row_cap=run.settings.row_cap, key_column=key_column
+            )
+            spool: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=8 << 20)  # noqa: SIM115 (closed by Part)
+            try:
+                timeout = run.budget.timeout(run.settings.kaltura_timeout)
+                with client.report_csv(ks, part_report.id, part_params, part_excluded, timeout=timeout) as body:
+                    for chunk in normaliser.feed(body):
+                        spool.write(chunk)
+            except BaseException:
+                spool.close()
+                raise
+            return Part(spool, normaliser.stats, normaliser.keys)
+
+        return _with_session(partner, run.attempts_sharing(attempts), part_attempt)
+
+    parts = split(report, run.settings.filters, capped, run.settings.row_cap, fetch_part, run.split_concurrency)
+    try:
+        header = Normaliser(report.columns).header
+        landed = run.sink.upload(key, parts.landed_chunks(header), expect=expect)
+        return landed, parts.stats(report.columns), parts.details
+    finally:
+        parts.close()
 
 
 def _export_unit(run: _Run, partner: PartnerSession, report: Report, window: Window, params: str) -> UnitResult:
@@ -283,7 +340,8 @@ def _export_unit(run: _Run, partner: PartnerSession, report: Report, window: Win
         mkey = manifest_key(run.settings.prefix, report, pid, window)
         # what is there now: every write below is conditional on it, so concurrent runs cannot interleave
         previous = run.sink.get_json(mkey)
-        landed, stats = _fetch_and_land(run, partner, report, key, params, attempts, run.sink.current(key) or ABSENT)
+        expect = run.sink.current(key) or ABSENT
+        landed, stats, split_details = _fetch_and_land(run, partner, report, window, key, params, attempts, expect)
         manifest = build_manifest(
             report=report,
             partner_id=pid,
@@ -296,6 +354,7 @@ def _export_unit(run: _Run, partner: PartnerSession, report: Report, window: Win
             run_id=run.run_id,
             started_at=started,
             finished_at=run.services.clock(),
+            split=split_details,
         )
         _write_manifest(run, mkey, manifest, previous[1] if previous else ABSENT, landed)
         result.warnings += _shrinking(run, result, previous[0] if previous else None, stats.rows)
