@@ -40,8 +40,10 @@ def _build_services() -> Services:
             sns.append(session.client("sns", config=config))
         return sns[0]
 
-    def read_secret(name: str, force: bool) -> str:
-        return str(secrets.get(name, max_age=300, force_fetch=force))
+    def read_secret(name: str, force: bool) -> str | bytes:
+        # a SecretBinary comes back as bytes: the core names that instead of guessing at it
+        value = secrets.get(name, max_age=300, force_fetch=force)
+        return value if isinstance(value, bytes) else str(value)
 
     services = Services(
         s3=session.client("s3", config=config),

@@ -338,6 +338,16 @@ def test_metrics_per_report_and_per_run(invoke: Any, stack: Stack, capsys: pytes
     assert run["SuccessfulExports"] == [1.0] and run["FailedUnits"] == [0.0]
 
 
+def test_a_manual_run_does_not_count_as_a_scheduled_success(
+    invoke: Any, stack: Stack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    summary = invoke({"from": "2026-12-02", "to": "2026-12-02", "reports": ["rooms"]}, stack)
+    assert summary["status"] == "SUCCEEDED"
+    emf = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith('{"_aws"')]
+    run = next(m for m in emf if "FailedExports" in m)
+    assert run["FailedExports"] == [0.0] and "SuccessfulExports" not in run
+
+
 def test_logs_are_structured_and_correlated_by_execution_id(invoke: Any, stack: Stack) -> None:
     import app
 

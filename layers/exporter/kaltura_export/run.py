@@ -51,8 +51,8 @@ class Services:
     s3: Any
     #: returns the SNS client, built on first use (a run without a topic never builds one)
     sns: Callable[[], Any]
-    #: (secret name or ARN, bypass the cache) -> the secret's string value
-    read_secret: Callable[[str, bool], str]
+    #: (secret name or ARN, bypass the cache) -> the secret's value (bytes when it is a SecretBinary)
+    read_secret: Callable[[str, bool], str | bytes]
     telemetry: Telemetry | None = None
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     #: seconds the invocation has left (Lambda's context); None = no limit
@@ -121,18 +121,27 @@ def handle(event: Any, settings: Settings, services: Services) -> dict[str, Any]
     try:
         request = parse_event(event)
     except EventError as exc:
-        logger.error("invalid event", extra={"error_code": exc.code, "error": exc.message})
-        now = services.clock()
-        summary = RunSummary(run_id=new_run_id(now), trigger="manual", started_at=now, finished_at=now)
-        summary.error = UnitError(exc.code, exc.message, 0, exc.action)
-        notify(summary, settings.topic_arn, services)
+        _event_failed(exc, settings, services)
         raise
     if isinstance(request, UnitRequest):
-        return run_unit_request(request, settings, services).to_dict()
+        try:
+            return run_unit_request(request, settings, services).to_dict()
+        except EventError as exc:
+            # a unit event can also be malformed in ways only the settings reveal (not a period, unknown partner)
+            _event_failed(exc, settings, services)
+            raise
     summary = run_export(request, settings, services)
     if summary.status == "FAILED":
         raise RunFailed(summary)
     return summary.to_dict()
+
+
+def _event_failed(exc: EventError, settings: Settings, services: Services) -> None:
+    logger.error("invalid event", extra={"error_code": exc.code, "error": exc.message})
+    now = services.clock()
+    summary = RunSummary(run_id=new_run_id(now), trigger="manual", started_at=now, finished_at=now)
+    summary.error = UnitError(exc.code, exc.message, 0, exc.action)
+    notify(summary, settings.topic_arn, services)
 
 
 def new_run_id(now: datetime) -> str:

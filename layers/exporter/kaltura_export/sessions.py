@@ -16,8 +16,8 @@ from .settings import normalise_service_url
 
 logger = Logger(child=True)
 
-#: (secret name or ARN, bypass the cache) -> the secret's string value
-ReadSecret = Callable[[str, bool], str]
+#: (secret name or ARN, bypass the cache) -> the secret's value (bytes when it is a SecretBinary)
+ReadSecret = Callable[[str, bool], str | bytes]
 #: service URL -> a client for it
 ClientFactory = Callable[[str], KalturaClient]
 

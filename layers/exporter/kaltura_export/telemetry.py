@@ -32,7 +32,9 @@ class PowertoolsTelemetry:
 
     def run_done(self, summary: RunSummary) -> None:
         ok = summary.status == "SUCCEEDED"
-        self._metrics.add_metric(name="SuccessfulExports", unit=MetricUnit.Count, value=1 if ok else 0)
+        # the "no successful export" alarm watches the schedule: a manual run or backfill must not silence it
+        if summary.trigger == "schedule":
+            self._metrics.add_metric(name="SuccessfulExports", unit=MetricUnit.Count, value=1 if ok else 0)
         self._metrics.add_metric(name="FailedExports", unit=MetricUnit.Count, value=0 if ok else 1)
         self._metrics.add_metric(name="FailedUnits", unit=MetricUnit.Count, value=summary.count("FAILED"))
 
