@@ -352,12 +352,14 @@ def test_logs_are_structured_and_correlated_by_execution_id(invoke: Any, stack: 
     import app
 
     # Powertools' handler keeps the stream it found when the module loaded; point it at a buffer of ours
+    # assigned rather than setStream(), which flushes the old stream: a capture pytest may have closed already
     buffer = io.StringIO()
-    previous = app.logger.registered_handler.setStream(buffer)
+    handler = app.logger.registered_handler
+    previous, handler.stream = handler.stream, buffer
     try:
         invoke(load_event("scheduled.json"), stack, LOOKBACK="1")
     finally:
-        app.logger.registered_handler.setStream(previous)
+        handler.stream = previous
     logs = [json.loads(line) for line in buffer.getvalue().splitlines()]
     landed = [entry for entry in logs if entry["message"] == "unit landed"]
     assert len(landed) == 3
@@ -388,14 +390,15 @@ def test_invalid_ks_fails_that_report_lands_nothing_and_the_ks_leaks_nowhere(
     # the emulator answers every attendees call with INVALID_KS, echoing the KS as the real server does
     emulator.faults.add("INVALID_KS", report_id=6001, times=None)
     buffer = io.StringIO()
-    previous = app.logger.registered_handler.setStream(buffer)
+    handler = app.logger.registered_handler
+    previous, handler.stream = handler.stream, buffer
     app.logger.setLevel("DEBUG")
     caplog.set_level(logging.DEBUG)
     try:
         with pytest.raises(RunFailed) as info:
             invoke(load_event("scheduled.json"), stack, LOOKBACK="1")
     finally:
-        app.logger.registered_handler.setStream(previous)
+        handler.stream = previous
         app.logger.setLevel("INFO")
 
     units = {u.report: u for u in info.value.summary.reports}

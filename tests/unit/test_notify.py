@@ -57,6 +57,17 @@ def test_failure_names_report_window_code_attempts_and_what_to_do() -> None:
     assert subject(s).startswith("FAILED: ")
 
 
+def test_skipped_units_are_not_counted_as_landed() -> None:
+    s = summary(unit("rooms"), unit("attendees", "SKIPPED"), unit("breakout_rooms", "SKIPPED"))
+    assert s.status == "SUCCEEDED"
+    first = email_text(s).splitlines()[0]
+    assert first == (
+        "SUCCEEDED: 1 report exports landed (2 skipped: already landed or landed by a concurrent run), "
+        "10 rows in all. Nothing to do."
+    )
+    assert subject(s) == "SUCCEEDED: kaltura-export 1 report exports, 10 rows"
+
+
 def test_drift_and_warnings_are_listed() -> None:
     s = summary(unit(drift={"added": ["new_metric"]}))
     s.warnings.append("rooms (6000) does not take USER_IDS: exported without that filter")

@@ -23,7 +23,7 @@ def subject(summary: RunSummary) -> str:
     elif failed:
         text = f"FAILED: kaltura-export {failed} of {total} report exports failed"
     else:
-        text = f"SUCCEEDED: kaltura-export {total} report exports, {_rows(summary)} rows"
+        text = f"SUCCEEDED: kaltura-export {summary.count('SUCCEEDED')} report exports, {_rows(summary)} rows"
     text = text.encode("ascii", "replace").decode("ascii").replace("\n", " ").replace("\r", " ")
     return text[:99]
 
@@ -44,14 +44,15 @@ def email_text(summary: RunSummary) -> str:
         lines.append(f"FAILED: the export did not run. {summary.error.message}")
         lines.append(f"What to do: {summary.error.action or 'see the function logs'}.")
     elif failed:
+        others = "nothing landed" if len(failed) == len(summary.reports) else "the others landed"
         lines.append(
-            f"FAILED: {len(failed)} of {len(summary.reports)} report exports failed; the others landed. "
+            f"FAILED: {len(failed)} of {len(summary.reports)} report exports failed; {others}. "
             "Nothing partial was written; fix the cause below and the next run (or a manual run) re-exports them."
         )
     else:
-        lines.append(
-            f"SUCCEEDED: {len(summary.reports)} report exports landed, {_rows(summary)} rows in all. Nothing to do."
-        )
+        landed, skipped = summary.count("SUCCEEDED"), summary.count("SKIPPED")
+        also = f" ({skipped} skipped: already landed or landed by a concurrent run)" if skipped else ""
+        lines.append(f"SUCCEEDED: {landed} report exports landed{also}, {_rows(summary)} rows in all. Nothing to do.")
     lines.append("")
     lines.append(f"Run {summary.run_id} ({summary.trigger}), partners {', '.join(map(str, summary.partners)) or '-'}")
 

@@ -13,10 +13,21 @@ from collections.abc import Iterable
 
 REDACTED = "[REDACTED]"
 
-# A KS is long URL-safe or standard base64 (a v2 KS starts "djJ8", base64 of "v2|"). No id, e-mail or
-# timestamp the exporter handles is 40 such characters in a row, so this only ever hits tokens.
+# A KS is long URL-safe or standard base64 (a v2 KS starts "djJ8", base64 of "v2|") of random bytes: a run of
+# 40+ such characters, many distinct, with upper and lower case letters in similar shares. S3 keys, stamps and
+# secret names are as long but mostly lower case (or digits), so they stay readable.
 _TOKEN = re.compile(r"[A-Za-z0-9+/_\-]{40,}={0,2}")
 _KS_V2 = re.compile(r"djJ8[A-Za-z0-9+/_\-]+={0,2}")
+_MIN_DISTINCT = 20
+_MIN_CASE_SHARE = 0.15
+
+
+def _random_looking(match: re.Match[str]) -> str:
+    token = match.group()
+    upper = sum(c.isupper() for c in token)
+    lower = sum(c.islower() for c in token)
+    floor = _MIN_CASE_SHARE * len(token)
+    return REDACTED if upper >= floor and lower >= floor and len(set(token)) >= _MIN_DISTINCT else token
 
 
 class Redactor:
@@ -42,12 +53,12 @@ class Redactor:
             if s in text:
                 text = text.replace(s, REDACTED)
         text = _KS_V2.sub(REDACTED, text)
-        return _TOKEN.sub(REDACTED, text)
+        return _TOKEN.sub(_random_looking, text)
 
 
 def redact(text: str) -> str:
     """Redact KS-shaped tokens when no known secret is at hand."""
-    return _TOKEN.sub(REDACTED, _KS_V2.sub(REDACTED, text))
+    return _TOKEN.sub(_random_looking, _KS_V2.sub(REDACTED, text))
 
 
 #: the process's redactor: secrets are added as they are read, and the log filter uses it too
