@@ -29,10 +29,12 @@ export BC_SKIP_MAPPING := TRUE
 
 venv: $(VENV)/.installed
 
-$(VENV)/.installed: requirements-dev.txt layers/exporter/requirements.txt
+$(VENV)/.installed: requirements-dev.txt layers/exporter/requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	# the kaltura-export command (pyproject.toml), editable: .venv/bin/kaltura-export runs this checkout's code
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
 
 ## Run the real export end to end against the local Kaltura emulator and a moto server.

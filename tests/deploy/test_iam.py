@@ -37,9 +37,10 @@ def role_statements(stack: Stack, role: str) -> list[dict[str, Any]]:
     return out
 
 
-def test_the_transform_generates_only_the_function_and_schedule_roles() -> None:
+def test_the_transform_generates_only_the_function_schedule_and_backfill_roles() -> None:
     stack = deploy()
-    assert set(stack.of_type(ROLE_TYPE)) == {"ExportFunctionRole", "ExportFunctionScheduleRole"}
+    expected = {"ExportFunctionRole", "ExportFunctionScheduleRole", "BackfillStateMachineRole"}
+    assert set(stack.of_type(ROLE_TYPE)) == expected
     assert stack.properties("ExportFunction")["Role"] == stack.get_att("ExportFunctionRole", "Arn")
 
 

@@ -22,6 +22,8 @@ from tests.deploy.conftest import REQUIRED, need_module
 
 #: DESIGN.md "Configuration": every variable of the function, each from a Parameter
 DESIGN_VARIABLES = {
+    # HEAL_LIMIT: the self-healing bound the backfill issue added to DESIGN.md's variables
+    "HEAL_LIMIT",
     "KALTURA_SERVICE_URL",
     "KALTURA_SECRET_ARN",
     "KALTURA_SECRET_ARNS",

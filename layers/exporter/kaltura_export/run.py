@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tempfile
+import threading
 import uuid
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -15,9 +16,11 @@ from aws_lambda_powertools import Logger
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
+from . import ledger
 from .catalogue import Report, build_params
+from .coverage import gaps, on_grid
 from .errors import EventError, ExportError, KalturaError, RowCapError
-from .events import ManualRequest, ScheduledRequest, UnitRequest, parse_event
+from .events import ManualRequest, PlanRequest, ScheduledRequest, SummaryRequest, UnitRequest, parse_event
 from .kaltura import KalturaClient
 from .layout import data_key, manifest_key, run_key, s3_uri
 from .manifest import build_manifest
@@ -61,6 +64,24 @@ class Services:
     redactor: Redactor = field(default_factory=lambda: REDACTOR)
 
 
+@dataclass
+class RunOptions:
+    """How a run started by a person (the CLI) differs from the Lambda's."""
+
+    #: skip a unit whose manifest shows a complete object that is still in S3 (a resumed backfill)
+    resume: bool = False
+    #: publish the summary to the topic (a CLI backfill only with --notify)
+    notify: bool = True
+    #: re-export earlier periods with no manifest (scheduled runs only)
+    heal: bool = True
+    #: called from the worker threads as each unit ends (the progress bar)
+    on_unit: Callable[[UnitResult], None] | None = None
+    #: called once the units are known, with their count (the progress bar's total)
+    on_plan: Callable[[int], None] | None = None
+    #: set (on Ctrl-C) to start no further unit; the units in flight finish
+    stop: threading.Event | None = None
+
+
 class RunFailed(ExportError):
     """Raised after notifying, so Lambda's error metric and failure destination see a FAILED run."""
 
@@ -86,6 +107,9 @@ class _Run:
     sink: S3Sink
     budget: Budget
     http: requests.Session
+    #: Kaltura report calls in flight in this process: the parts of a split unit share it with the other units,
+    #: so MAX_CONCURRENCY bounds the calls, not just the units (README "Load on Kaltura")
+    calls: threading.BoundedSemaphore
 
     @property
     def redact(self) -> Redactor:
@@ -123,13 +147,22 @@ def handle(event: Any, settings: Settings, services: Services) -> dict[str, Any]
     except EventError as exc:
         _event_failed(exc, settings, services)
         raise
-    if isinstance(request, UnitRequest):
+    if isinstance(request, UnitRequest | PlanRequest):
         try:
+            if isinstance(request, PlanRequest):
+                from .fanout import plan
+
+                return plan(request, settings, services)
             return run_unit_request(request, settings, services).to_dict()
         except EventError as exc:
             # a unit event can also be malformed in ways only the settings reveal (not a period, unknown partner)
             _event_failed(exc, settings, services)
             raise
+    if isinstance(request, SummaryRequest):
+        from .fanout import summarise
+
+        # a FAILED backfill is reported by the summary and the state machine's Fail state, not by raising here
+        return summarise(request, settings, services).to_dict()
     summary = run_export(request, settings, services)
     if summary.status == "FAILED":
         raise RunFailed(summary)
@@ -154,8 +187,14 @@ def plan_windows(request: ScheduledRequest | ManualRequest, settings: Settings) 
     return manual_windows(request.first_day, request.last_day, settings.period, settings.tz)
 
 
-def run_export(request: ScheduledRequest | ManualRequest, settings: Settings, services: Services) -> RunSummary:
+def run_export(
+    request: ScheduledRequest | ManualRequest,
+    settings: Settings,
+    services: Services,
+    options: RunOptions | None = None,
+) -> RunSummary:
     """Export every (report, window) of the request for every partner, write the summary and notify."""
+    options = options or RunOptions()
     started = services.clock()
     trigger: Literal["schedule", "manual"] = "schedule" if isinstance(request, ScheduledRequest) else "manual"
     summary = RunSummary(run_id=new_run_id(started), trigger=trigger, started_at=started)
@@ -171,8 +210,43 @@ def run_export(request: ScheduledRequest | ManualRequest, settings: Settings, se
         },
     )
     params: dict[tuple[str, Window], str] = {}
+    _add_params(params, reports, windows, settings, summary)
+    with _open_run(settings, services, summary.run_id) as run:
+        partners = [run.partner(secret) for secret in settings.secret_ids]
+        summary.partners = [p.partner_id for p in partners if p.partner_id is not None]
+        units = [(p, r, w) for p in partners for w in windows for r in reports if (r.name, w) in params]
+        if isinstance(request, ScheduledRequest) and options.heal and settings.heal_limit and windows:
+            healing = _healing_units(run, partners, reports, windows[0].start, summary)
+            _add_params(params, reports, sorted({w for _, _, w in healing}), settings, summary)
+            units += [(p, r, w) for p, r, w in healing if (r.name, w) in params]
+        if options.on_plan:
+            options.on_plan(len(units))
+        summary.reports = run_units(run, units, params, options)
+        if len(summary.reports) < len(units):
+            summary.error = UnitError(
+                "INTERRUPTED",
+                f"stopped after {len(summary.reports)} of {len(units)} report exports",
+                0,
+                "run the same command again: it skips what landed and exports the rest",
+            )
+        for unit in summary.reports:
+            summary.warnings.extend(unit.warnings)
+        summary.finished_at = services.clock()
+        _finish(summary, run, notify_topic=options.notify)
+    return summary
+
+
+def _add_params(
+    params: dict[tuple[str, Window], str],
+    reports: tuple[Report, ...],
+    windows: list[Window],
+    settings: Settings,
+    summary: RunSummary,
+) -> None:
     for report in reports:
         for window in windows:
+            if (report.name, window) in params:
+                continue
             try:
                 params[(report.name, window)], warnings = build_params(
                     report, window.start_s, window.end_s, settings.filters
@@ -181,18 +255,61 @@ def run_export(request: ScheduledRequest | ManualRequest, settings: Settings, se
                 summary.error = UnitError(exc.code, exc.message, 0, exc.action)
                 break
             summary.warnings.extend(w for w in warnings if w not in summary.warnings)
-    with _open_run(settings, services, summary.run_id) as run:
-        partners = [run.partner(secret) for secret in settings.secret_ids]
-        summary.partners = [p.partner_id for p in partners if p.partner_id is not None]
-        units = [(p, r, w) for p in partners for w in windows for r in reports if (r.name, w) in params]
-        with ThreadPoolExecutor(max_workers=settings.max_concurrency, thread_name_prefix="unit") as pool:
-            futures = [pool.submit(_export_unit, run, p, r, w, params[(r.name, w)]) for p, r, w in units]
-            summary.reports = [f.result() for f in futures]
-        for unit in summary.reports:
-            summary.warnings.extend(unit.warnings)
-        summary.finished_at = services.clock()
-        _finish(summary, run)
-    return summary
+
+
+Unit = tuple[PartnerSession, Report, Window]
+
+
+def run_units(
+    run: _Run, units: list[Unit], params: Mapping[tuple[str, Window], str], options: RunOptions
+) -> list[UnitResult]:
+    """The units, at most MAX_CONCURRENCY at once, in plan order; after ``options.stop`` none starts."""
+
+    def one(partner: PartnerSession, report: Report, window: Window) -> UnitResult | None:
+        if options.stop is not None and options.stop.is_set():
+            return None
+        result = _export_unit(run, partner, report, window, params[(report.name, window)], resume=options.resume)
+        if options.on_unit:
+            options.on_unit(result)
+        return result
+
+    with ThreadPoolExecutor(max_workers=run.settings.max_concurrency, thread_name_prefix="unit") as pool:
+        futures = [pool.submit(one, p, r, w) for p, r, w in units]
+        done = [f.result() for f in futures]
+    return [r for r in done if r is not None]
+
+
+def _healing_units(
+    run: _Run, partners: list[PartnerSession], reports: tuple[Report, ...], before: datetime, summary: RunSummary
+) -> list[Unit]:
+    """Earlier periods, since each report's first landed one, with no manifest: the newest HEAL_LIMIT of them.
+
+    Newest first, so a long outage heals the recent days tonight and older ones on the following nights."""
+    settings = run.settings
+    found: list[Unit] = []
+    for partner in partners:
+        pid = partner.partner_id
+        if pid is None or partner.error is not None:
+            continue
+        for report in reports:
+            try:
+                refs = ledger.manifests(run.services.s3, settings.bucket, settings.prefix, report.name, pid)
+            except ExportError as exc:
+                logger.warning("self-heal skipped", extra={"report": report.name, "error": exc.message})
+                summary.warnings.append(f"self-heal skipped for {report.name}: {exc.message}")
+                continue
+            landed = on_grid(refs, settings.period, settings.tz)
+            found += [(partner, report, w) for w in gaps(landed, before, settings.period, settings.tz)]
+    found.sort(key=lambda u: u[2].start, reverse=True)
+    chosen, left = found[: settings.heal_limit], found[settings.heal_limit :]
+    if chosen:
+        names = ", ".join(f"{r.name} {w.dt.isoformat()}" for p, r, w in chosen)
+        text = f"self-heal: re-exporting {len(chosen)} earlier period(s) with no export: {names}"
+        if left:
+            text += f"; {len(left)} more heal on the next runs (HEAL_LIMIT {settings.heal_limit})"
+        summary.warnings.append(text)
+        logger.info("self-heal", extra={"units": len(chosen), "remaining": len(left)})
+    return chosen
 
 
 def run_unit_request(request: UnitRequest, settings: Settings, services: Services) -> UnitResult:
@@ -207,7 +324,8 @@ def run_unit_request(request: UnitRequest, settings: Settings, services: Service
             f"starting {window.iso_start()}"
         )
     params, _ = build_params(request.report, window.start_s, window.end_s, settings.filters)
-    with _open_run(settings, services, new_run_id(services.clock())) as run:
+    # one Kaltura call at a time: the Map's MaxConcurrency is then the backfill's whole load (README)
+    with _open_run(settings, services, new_run_id(services.clock()), calls=1) as run:
         partners = [run.partner(secret) for secret in settings.secret_ids]
         matching = [p for p in partners if p.partner_id == request.partner_id]
         if not matching:
@@ -222,7 +340,7 @@ class _open_run:
     """A run's shared parts; one pooled requests.Session whose urllib3 retries cover connection set-up only
     (tenacity owns every other retry)."""
 
-    def __init__(self, settings: Settings, services: Services, run_id: str) -> None:
+    def __init__(self, settings: Settings, services: Services, run_id: str, *, calls: int | None = None) -> None:
         http = requests.Session()
         retry = Retry(total=None, connect=2, read=0, redirect=0, status=0, other=0, backoff_factor=0.2)
         adapter = HTTPAdapter(pool_connections=2, pool_maxsize=max(settings.max_concurrency, 2), max_retries=retry)
@@ -236,6 +354,7 @@ class _open_run:
             sink=S3Sink(services.s3, settings.bucket, **part),
             budget=Budget(services.remaining),
             http=http,
+            calls=threading.BoundedSemaphore(calls or settings.max_concurrency),
         )
 
     def __enter__(self) -> _Run:
@@ -282,7 +401,7 @@ def _fetch_and_land(
     def attempt(ks: str) -> tuple[Landed, NormaliseStats]:
         normaliser = Normaliser(report.columns, excluded=excluded, row_cap=run.settings.row_cap, key_column=room_column)
         timeout = run.budget.timeout(run.settings.kaltura_timeout)
-        with client.report_csv(ks, report.id, params, excluded, timeout=timeout) as body:
+        with run.calls, client.report_csv(ks, report.id, params, excluded, timeout=timeout) as body:
             landed = run.sink.upload(key, normaliser.feed(body), expect=expect)
         return landed, normaliser.stats
 
@@ -308,7 +427,10 @@ def _fetch_and_land(
             spool: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=8 << 20)  # noqa: SIM115 (closed by Part)
             try:
                 timeout = run.budget.timeout(run.settings.kaltura_timeout)
-                with client.report_csv(ks, part_report.id, part_params, part_excluded, timeout=timeout) as body:
+                with (
+                    run.calls,
+                    client.report_csv(ks, part_report.id, part_params, part_excluded, timeout=timeout) as body,
+                ):
                     for chunk in normaliser.feed(body):
                         spool.write(chunk)
             except BaseException:
@@ -327,7 +449,9 @@ def _fetch_and_land(
         parts.close()
 
 
-def _export_unit(run: _Run, partner: PartnerSession, report: Report, window: Window, params: str) -> UnitResult:
+def _export_unit(
+    run: _Run, partner: PartnerSession, report: Report, window: Window, params: str, *, resume: bool = False
+) -> UnitResult:
     started = run.services.clock()
     result = UnitResult(
         report=report.name,
@@ -349,6 +473,16 @@ def _export_unit(run: _Run, partner: PartnerSession, report: Report, window: Win
         mkey = manifest_key(run.settings.prefix, report, pid, window)
         # what is there now: every write below is conditional on it, so concurrent runs cannot interleave
         previous = run.sink.get_json(mkey)
+        if resume and previous is not None:
+            manifest, s3 = previous[0], run.services.s3
+            if ledger.complete(
+                s3, run.settings.bucket, manifest, report=report, partner_id=pid, window=window, key=key
+            ):
+                # landed by an earlier run and still intact: a resumed backfill leaves it as it is
+                result.status = "SKIPPED"
+                result.rows, result.bytes, result.s3_uri = manifest["rows"], manifest["bytes"], manifest["s3_uri"]
+                result.drift = {k: v for k, v in manifest.get("drift", {}).items() if k in ("added", "dropped") and v}
+                return _timed(run, result, attempts, started)
         expect = run.sink.current(key) or ABSENT
         landed, stats, split_details = _fetch_and_land(run, partner, report, window, key, params, attempts, expect)
         manifest = build_manifest(
@@ -450,7 +584,7 @@ def _shrinking(run: _Run, result: UnitResult, previous: Any, rows: int) -> list[
     ]
 
 
-def _finish(summary: RunSummary, run: _Run) -> None:
+def _finish(summary: RunSummary, run: _Run, *, notify_topic: bool = True) -> None:
     settings, services = run.settings, run.services
     key = run_key(settings.prefix, summary.run_id)
     try:
@@ -465,7 +599,8 @@ def _finish(summary: RunSummary, run: _Run) -> None:
         for unit in summary.reports:
             services.telemetry.unit_done(unit)
         services.telemetry.run_done(summary)
-    notify(summary, settings.topic_arn, services)
+    if notify_topic:
+        notify(summary, settings.topic_arn, services)
     logger.info(
         "run finished",
         extra={

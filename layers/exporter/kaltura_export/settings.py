@@ -45,6 +45,8 @@ class Settings:
     retry_base_delay: float = 2.0
     #: warn when a re-export has fewer than this fraction of the rows of the object it replaces
     shrink_threshold: float = 0.5
+    #: most earlier units (report × partner × period) with no manifest a scheduled run re-exports; 0 = off
+    heal_limit: int = 9
 
     @property
     def tz(self) -> ZoneInfo:
@@ -123,6 +125,7 @@ class Settings:
             kaltura_timeout=take("KALTURA_TIMEOUT", lambda v: _float("KALTURA_TIMEOUT", v, 1, 900), 660.0),
             retry_base_delay=take("RETRY_BASE_DELAY", lambda v: _float("RETRY_BASE_DELAY", v, 0, 60), 2.0),
             shrink_threshold=take("SHRINK_THRESHOLD", _fraction, 0.5),
+            heal_limit=take("HEAL_LIMIT", lambda v: _int("HEAL_LIMIT", v, 0, 1000), 9),
         )
         if problems:
             raise ConfigError("invalid configuration: " + "; ".join(problems))

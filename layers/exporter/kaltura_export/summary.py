@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -60,6 +61,28 @@ class UnitResult:
             "drift": self.drift,
             "error": None if self.error is None else self.error.to_dict(),
         }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> UnitResult:
+        """A unit result as ``to_dict`` wrote it (a Step Functions child's output, a plan's failed units)."""
+        error = data.get("error")
+        start = str(data["window_start"])
+        return cls(
+            report=str(data["report"]),
+            report_id=int(data["report_id"]),
+            partner_id=None if data.get("partner_id") is None else int(data["partner_id"]),
+            window_start=start,
+            window_end=str(data["window_end"]),
+            dt=str(data.get("dt") or start[:10]),
+            status=data["status"] if data.get("status") in ("SUCCEEDED", "FAILED", "SKIPPED") else "FAILED",
+            rows=data.get("rows"),
+            bytes=data.get("bytes"),
+            s3_uri=data.get("s3_uri"),
+            drift=dict(data.get("drift") or {}),
+            error=None
+            if not isinstance(error, Mapping)
+            else UnitError(str(error.get("code")), str(error.get("message")), int(error.get("attempts") or 0)),
+        )
 
 
 @dataclass
