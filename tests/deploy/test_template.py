@@ -43,6 +43,8 @@ DESIGN_VARIABLES = {
     "ROW_CAP",
     "KALTURA_TIMEOUT",
     "RETRY_BASE_DELAY",
+    # SHRINK_THRESHOLD: the shrinking re-export warning of the fault-handling issue
+    "SHRINK_THRESHOLD",
 }
 POWERTOOLS_VARIABLES = {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_LOG_LEVEL"}
 
@@ -244,6 +246,7 @@ def test_parameter_bounds_are_the_settings_bounds(template: dict[str, Any]) -> N
         "RowCap": ("ROW_CAP", 1, 10_000_000),
         "KalturaTimeout": ("KALTURA_TIMEOUT", 1, 900),
         "RetryBaseDelay": ("RETRY_BASE_DELAY", 0, 60),
+        "ShrinkThreshold": ("SHRINK_THRESHOLD", 0, 1),
     }
     for name, (variable, low, high) in bounds.items():
         assert (params[name]["MinValue"], params[name]["MaxValue"]) == (low, high), name
