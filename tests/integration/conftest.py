@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from kaltura_export.settings import VARIABLES
 from local.aws import MotoServer, Stack, create_stack
 from local.lambda_context import LocalContext
 
@@ -73,20 +74,7 @@ def invoke(monkeypatch: pytest.MonkeyPatch, emulator: KalturaEmulator) -> Callab
             "TIMEZONE": "UTC",
             **env,
         }
-        for k in (
-            "REPORTS",
-            "PERIOD",
-            "LOOKBACK",
-            "ENTRY_IDS",
-            "VIRTUAL_EVENT_IDS",
-            "USER_IDS",
-            "CUE_POINT_IDS",
-            "EXCLUDED_FIELDS",
-            "MAX_CONCURRENCY",
-            "ROW_CAP",
-            "EXPORT_PREFIX",
-            "KALTURA_SECRET_ARNS",
-        ):
+        for k in VARIABLES:
             monkeypatch.delenv(k, raising=False)
         for k, v in values.items():
             monkeypatch.setenv(k, v)

@@ -31,6 +31,7 @@ from botocore.exceptions import ClientError
 from kaltura_export.catalogue import ATTENDEES, BREAKOUT_ROOMS, ROOMS, Report
 from kaltura_export.errors import KALTURA_ACTIONS, ConfigError, EventError
 from kaltura_export.run import RunFailed
+from kaltura_export.settings import VARIABLES
 from local.aws import MotoServer, Stack, create_stack, received
 from local.kaltura_emulator import KalturaEmulator
 from local.lambda_context import LocalContext
@@ -44,24 +45,7 @@ ONE_DAY = {"from": "2026-12-02", "to": "2026-12-02"}
 SCHEDULED = {"scheduled_time": "2026-12-03T02:00:00Z", "execution_id": "c0ffee00-1234-4bcd-8ef0-0123456789ab"}
 PART_SIZE = 8 * 1024 * 1024
 
-_ENV = (
-    "REPORTS",
-    "PERIOD",
-    "LOOKBACK",
-    "ENTRY_IDS",
-    "VIRTUAL_EVENT_IDS",
-    "USER_IDS",
-    "CUE_POINT_IDS",
-    "EXCLUDED_FIELDS",
-    "MAX_CONCURRENCY",
-    "ROW_CAP",
-    "EXPORT_PREFIX",
-    "KALTURA_SECRET_ARNS",
-    "KALTURA_TIMEOUT",
-    "AWS_ENDPOINT_URL_SNS",
-    "SHRINK_THRESHOLD",
-    "HEAL_LIMIT",
-)
+_ENV = (*VARIABLES, "AWS_ENDPOINT_URL_SNS")
 _NOISY = ("botocore", "boto3", "urllib3", "s3transfer")
 
 

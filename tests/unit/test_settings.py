@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from kaltura_export.catalogue import ATTENDEES, REPORTS, ROOMS
@@ -94,6 +96,17 @@ def test_all_problems_are_reported_at_once() -> None:
     text = str(info.value)
     for name in ("KALTURA_SECRET_ARN", "EXPORT_BUCKET", "PERIOD", "LOOKBACK"):
         assert name in text
+
+
+def test_variables_lists_every_variable_read() -> None:
+    import inspect
+
+    from kaltura_export import settings as module
+
+    source = inspect.getsource(module.Settings.from_env)
+    read = set(re.findall(r'(?:take|env\.get)\("([A-Z_]+)"', source))
+    assert "for name in FILTER_SETTINGS" in source
+    assert read | set(module.FILTER_SETTINGS) == set(module.VARIABLES)
 
 
 def test_several_secrets() -> None:

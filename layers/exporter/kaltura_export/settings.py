@@ -22,6 +22,28 @@ _PREFIX = re.compile(r"^[A-Za-z0-9!_.*'()\-]+(/[A-Za-z0-9!_.*'()\-]+)*$")
 
 T = TypeVar("T")
 
+#: every variable Settings.from_env reads (the CLI and the tests clear or set exactly these)
+VARIABLES = (
+    "KALTURA_SERVICE_URL",
+    "KALTURA_SECRET_ARN",
+    "KALTURA_SECRET_ARNS",
+    "EXPORT_BUCKET",
+    "EXPORT_PREFIX",
+    "NOTIFY_TOPIC_ARN",
+    "REPORTS",
+    "PERIOD",
+    "TIMEZONE",
+    "LOOKBACK",
+    *FILTER_SETTINGS,
+    "EXCLUDED_FIELDS",
+    "MAX_CONCURRENCY",
+    "ROW_CAP",
+    "KALTURA_TIMEOUT",
+    "RETRY_BASE_DELAY",
+    "SHRINK_THRESHOLD",
+    "HEAL_LIMIT",
+)
+
 
 @dataclass(frozen=True)
 class Settings:

@@ -74,12 +74,10 @@ class S3Sink:
         """The object under ``key`` now, or None."""
         try:
             head = self._s3.head_object(Bucket=self.bucket, Key=key)
-        except ClientError as exc:
-            if _code(exc) in ("404", "NoSuchKey", "NotFound"):
+        except (ClientError, BotoCoreError) as exc:
+            if _missing(exc):
                 return None
-            raise SinkError(f"reading s3://{self.bucket}/{key} failed: {_describe(exc)}") from exc
-        except BotoCoreError as exc:
-            raise SinkError(f"reading s3://{self.bucket}/{key} failed: {_describe(exc)}") from exc
+            raise self._failed("reading", key, exc) from exc
         return Current(head["ETag"], _version(head))
 
     def upload(
@@ -150,14 +148,8 @@ class S3Sink:
         except BaseException as exc:
             if upload is not None:
                 upload.abort()
-            if isinstance(exc, ClientError) and _code(exc) in (
-                "PreconditionFailed",
-                "412",
-                "ConditionalRequestConflict",
-            ):
-                raise PreconditionFailed(f"s3://{self.bucket}/{key} changed while this unit ran") from exc
             if isinstance(exc, ClientError | BotoCoreError):
-                raise SinkError(f"writing s3://{self.bucket}/{key} failed: {_describe(exc)}") from exc
+                raise self._failed("writing", key, exc) from exc
             raise
         # AWS appends "-<parts>" to a composite checksum; moto does not
         if landed.checksum_sha256 is not None and landed.checksum_sha256.split("-")[0] != expected:
@@ -171,30 +163,30 @@ class S3Sink:
             resp = self._s3.put_object(
                 Bucket=self.bucket, Key=key, Body=body, ContentType="application/json", **_condition(expect)
             )
-        except ClientError as exc:
-            if _code(exc) in ("PreconditionFailed", "412", "ConditionalRequestConflict"):
-                raise PreconditionFailed(f"s3://{self.bucket}/{key} changed while this unit ran") from exc
-            raise SinkError(f"writing s3://{self.bucket}/{key} failed: {_describe(exc)}") from exc
-        except BotoCoreError as exc:
-            raise SinkError(f"writing s3://{self.bucket}/{key} failed: {_describe(exc)}") from exc
+        except (ClientError, BotoCoreError) as exc:
+            raise self._failed("writing", key, exc) from exc
         return Current(resp["ETag"], _version(resp))
 
     def get_json(self, key: str) -> tuple[Any, Current] | None:
         """A JSON document and its version, or None when there is none under ``key``."""
         try:
             resp = self._s3.get_object(Bucket=self.bucket, Key=key)
-        except ClientError as exc:
-            if _code(exc) in ("NoSuchKey", "404", "NotFound"):
+        except (ClientError, BotoCoreError) as exc:
+            if _missing(exc):
                 return None
-            raise SinkError(f"reading s3://{self.bucket}/{key} failed: {_describe(exc)}") from exc
-        except BotoCoreError as exc:
-            raise SinkError(f"reading s3://{self.bucket}/{key} failed: {_describe(exc)}") from exc
+            raise self._failed("reading", key, exc) from exc
         with resp["Body"] as body:
             try:
                 document = json.loads(body.read())
             except ValueError:
                 document = None
         return document, Current(resp["ETag"], _version(resp))
+
+    def _failed(self, verb: str, key: str, exc: ClientError | BotoCoreError) -> ExportError:
+        """The domain error for a failed S3 call on ``key``."""
+        if isinstance(exc, ClientError) and _code(exc) in ("PreconditionFailed", "412", "ConditionalRequestConflict"):
+            return PreconditionFailed(f"s3://{self.bucket}/{key} changed while this unit ran")
+        return SinkError(f"{verb} s3://{self.bucket}/{key} failed: {_describe(exc)}")
 
     def _reported_checksum(self, key: str, version_id: str | None) -> str | None:
         args = {"VersionId": version_id} if version_id else {}
@@ -281,6 +273,10 @@ def _condition(expect: Current | str | None) -> dict[str, str]:
 def _version(resp: dict[str, Any]) -> str | None:
     version = resp.get("VersionId")
     return None if version in (None, "null") else str(version)
+
+
+def _missing(exc: ClientError | BotoCoreError) -> bool:
+    return isinstance(exc, ClientError) and _code(exc) in ("404", "NoSuchKey", "NotFound")
 
 
 def _code(exc: ClientError) -> str:
