@@ -25,7 +25,7 @@ export SAM_CLI_TELEMETRY := 0
 export CKV_SKIP_PACKAGE_UPDATE_CHECK := true
 export BC_SKIP_MAPPING := TRUE
 
-.PHONY: venv run test unit integration lint typecheck clean tools build deploy-checks
+.PHONY: venv run test unit integration lint typecheck clean tools build deploy-checks bench
 
 venv: $(VENV)/.installed
 
@@ -87,6 +87,10 @@ deploy-checks: $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed
 	$(SAM_VENV)/bin/cfn-lint template.yaml
 	$(SAM) validate --lint
 	$(CHECKOV_VENV)/bin/checkov -f template.yaml --framework cloudformation --skip-download --compact --quiet
+
+## Performance figures, each a ratio measured side by side in one run (not part of `make test`); see bench/README.md.
+bench: venv
+	$(BIN)/python bench/bench.py
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .aws-sam .pytest_cache .mypy_cache .ruff_cache
