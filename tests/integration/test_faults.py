@@ -32,6 +32,7 @@ from kaltura_export.catalogue import ATTENDEES, BREAKOUT_ROOMS, ROOMS, Report
 from kaltura_export.errors import KALTURA_ACTIONS, ConfigError, EventError
 from kaltura_export.run import RunFailed
 from kaltura_export.settings import VARIABLES
+from kaltura_export.sink import PART_SIZE
 from local.aws import MotoServer, Stack, create_stack, received
 from local.kaltura_emulator import KalturaEmulator
 from local.lambda_context import LocalContext
@@ -43,7 +44,6 @@ FROM_S, TO_S = 1796169600, 1796169600 + DAY
 STAMP = "20261202T000000Z_20261203T000000Z"
 ONE_DAY = {"from": "2026-12-02", "to": "2026-12-02"}
 SCHEDULED = {"scheduled_time": "2026-12-03T02:00:00Z", "execution_id": "c0ffee00-1234-4bcd-8ef0-0123456789ab"}
-PART_SIZE = 8 * 1024 * 1024
 
 _ENV = (*VARIABLES, "AWS_ENDPOINT_URL_SNS")
 _NOISY = ("botocore", "boto3", "urllib3", "s3transfer")
@@ -770,7 +770,7 @@ def test_a_body_cut_after_a_part_went_up_never_lands_and_leaves_no_upload(
     run: Any, stack: Stack, moto_server: MotoServer, emulator: KalturaEmulator
 ) -> None:
     emulator.scale = BIG_SCALE
-    # cut at 95 %: the first 8 MiB part is already uploading when the cut is seen
+    # cut at 95 %: the first part is already uploading when the cut is seen
     emulator.faults.add("DROP_MID_BODY", report_id=6001, times=1, fraction=0.95)
     summary = run(ONE_DAY, stack, REPORTS="attendees")
 

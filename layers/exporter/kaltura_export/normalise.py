@@ -102,7 +102,11 @@ class Normaliser:
             # landed values never hold a comma (Kaltura turns them into spaces) nor a line break (replaced),
             # so the k-th field of each landed line is found without parsing it
             k = self.columns.index(key_column)
-            self._key_pattern = re.compile(rb"^(?:[^,\n]*,){%d}([^,\n]*)[,\n]" % k, re.M)
+            if k == 0:
+                # one match per run of lines sharing the key (rows come grouped by session): far fewer objects
+                self._key_pattern = re.compile(rb"^([^,\n]*)(?:,[^\n]*)?\n(?:\1(?:,[^\n]*)?\n)*", re.M)
+            else:
+                self._key_pattern = re.compile(rb"^(?:[^,\n]*,){%d}([^,\n]*)[,\n]" % k, re.M)
         self.stats = NormaliseStats(excluded=[c for c in self.columns if c in self._excluded])
 
         self._text = _TextSink()
@@ -162,6 +166,18 @@ class Normaliser:
                     else:
                         out.append(self._clean_region(region))
                     continue
+                # the whole lines before the next '"' or CR still take the fast path; only that line is parsed
+                buf, pos = self._buf, self._pos
+                quote, cr = buf.find(b'"', pos), buf.find(b"\r", pos)
+                special = min(quote, cr) if quote >= 0 and cr >= 0 else max(quote, cr)
+                if special < 0:
+                    self._pos = len(buf)
+                    out.append(self._clean_region(buf[pos:]))
+                    continue
+                nl = buf.rfind(b"\n", pos, special)
+                if nl >= pos:
+                    self._pos = nl + 1
+                    out.append(self._clean_region(buf[pos : nl + 1]))
                 out.append(self._next_record())
         rest = b"".join(out)
         self._collect(rest)

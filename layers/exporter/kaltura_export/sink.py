@@ -1,6 +1,6 @@
 """S3 sink: stream a CSV into one object that appears only when complete; JSON documents beside it.
 
-Bodies under one part go up as a single PUT. Larger ones use a multipart upload whose parts are sent
+Bodies under one part (5 MiB) go up as a single PUT. Larger ones use a multipart upload whose parts are sent
 while the next one is being produced, with a bound on parts in flight (flat memory). On any failure
 the upload is aborted, so an earlier object under the key stays as it was. Every write can be made
 conditional (``IfMatch``/``IfNoneMatch``) on what was there when the unit started, so two runs of the
@@ -24,7 +24,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from .errors import ExportError, SinkError
 
-PART_SIZE = 8 * 1024 * 1024
+#: S3's minimum part size: the fewest bytes held per part in flight, while parts still overlap the download
+PART_SIZE = 5 * 1024 * 1024
 CSV_CONTENT_TYPE = "text/csv; charset=utf-8"
 #: ``expect`` value meaning "only if nothing is there yet"
 ABSENT = "absent"
@@ -95,18 +96,30 @@ class S3Sink:
         condition = _condition(expect)
         digest = hashlib.sha256()
         size = 0
-        buf = bytearray()
+        # chunks are kept as they come and joined once per part: one copy, no growing bytearray
+        pending: list[bytes] = []
+        pending_size = 0
         upload: _Multipart | None = None
         try:
             for chunk in chunks:
                 digest.update(chunk)
                 size += len(chunk)
-                buf += chunk
-                while len(buf) >= self._part_size:
+                pending.append(chunk)
+                pending_size += len(chunk)
+                while pending_size >= self._part_size:
                     if upload is None:
                         upload = _Multipart(self._s3, self.bucket, key, content_type, self._parts_in_flight)
-                    upload.send(bytes(buf[: self._part_size]))
-                    del buf[: self._part_size]
+                    last = pending.pop()
+                    cut = len(last) - (pending_size - self._part_size)
+                    pending.append(last[:cut])
+                    part = b"".join(pending)
+                    pending = [last[cut:]] if cut < len(last) else []
+                    pending_size -= len(part)
+                    del last
+                    upload.send(part)
+                    del part
+            buf = b"".join(pending)
+            del pending
             if upload is None:
                 resp = self._s3.put_object(
                     Bucket=self.bucket,
