@@ -31,6 +31,10 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "bench"
+sys.path.insert(0, str(ROOT / "layers" / "exporter"))
+
+from kaltura_export.settings import VARIABLES  # noqa: E402
+
 RESULTS = BENCH / "results"
 LOGS = RESULTS / "logs"
 PY = sys.executable
@@ -47,30 +51,8 @@ BACKFILL_EVENT = {"from": "2026-11-01", "to": "2026-11-30"}
 #: the row cap raised together in the emulator and in ROW_CAP, so the large sizes are complete results
 ROW_CAP = 2_000_000
 
-EXPORTER_VARS = (
-    "KALTURA_SERVICE_URL",
-    "KALTURA_SECRET_ARN",
-    "KALTURA_SECRET_ARNS",
-    "EXPORT_BUCKET",
-    "EXPORT_PREFIX",
-    "NOTIFY_TOPIC_ARN",
-    "REPORTS",
-    "PERIOD",
-    "TIMEZONE",
-    "LOOKBACK",
-    "ENTRY_IDS",
-    "VIRTUAL_EVENT_IDS",
-    "USER_IDS",
-    "CUE_POINT_IDS",
-    "EXCLUDED_FIELDS",
-    "MAX_CONCURRENCY",
-    "ROW_CAP",
-    "KALTURA_TIMEOUT",
-    "RETRY_BASE_DELAY",
-    "SHRINK_THRESHOLD",
-    "AWS_PROFILE",
-    "AWS_ENDPOINT_URL",
-)
+#: what the exporter reads (kept out of the workers' environment unless a figure sets it), and AWS overrides
+EXPORTER_VARS = (*VARIABLES, "AWS_PROFILE", "AWS_ENDPOINT_URL")
 
 
 def fake_aws_env() -> dict[str, str]:

@@ -4,7 +4,7 @@ In a test::
 
     from local.kaltura_emulator import KalturaEmulator
 
-    with KalturaEmulator(partner_id=4242, admin_secret="0123456789abcdef0123456789abcdef", seed=7) as emu:
+    with KalturaEmulator(partner_id=4242, admin_secret=secrets.token_hex(16), seed=7) as emu:
         ks = emu.mint_ks()
         requests.post(f"{emu.url}/api_v3/service/report/action/getCsvFromStringParams",
                       data={"ks": ks, "id": 6000, "params": "from_date=1772409600;to_date=1772496000"})
