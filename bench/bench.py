@@ -31,9 +31,10 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "bench"
-sys.path.insert(0, str(ROOT / "layers" / "exporter"))
+sys.path[:0] = [str(ROOT), str(ROOT / "layers" / "exporter")]
 
 from kaltura_export.settings import VARIABLES  # noqa: E402
+from local.env import fake_aws_env as local_fake_aws_env  # noqa: E402
 
 RESULTS = BENCH / "results"
 LOGS = RESULTS / "logs"
@@ -56,16 +57,9 @@ EXPORTER_VARS = (*VARIABLES, "AWS_PROFILE", "AWS_ENDPOINT_URL")
 
 
 def fake_aws_env() -> dict[str, str]:
-    """What every entry point of the project sets: nothing may reach real AWS."""
+    """What every entry point of the project sets (nothing may reach real AWS), plus the bench's namespace."""
     return {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_REGION": "us-east-1",
-        "AWS_EC2_METADATA_DISABLED": "true",
-        "AWS_CONFIG_FILE": os.devnull,
-        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+        **local_fake_aws_env(),
         "POWERTOOLS_SERVICE_NAME": "kaltura-export",
         "POWERTOOLS_METRICS_NAMESPACE": "KalturaExportBench",
         "POWERTOOLS_TRACE_DISABLED": "true",

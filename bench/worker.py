@@ -98,10 +98,8 @@ def _prepare_exporter(spec: dict[str, Any]) -> Any:
     return measured
 
 
-def _prepare_download(spec: dict[str, Any]) -> Any:
-    import requests
-
-    http = requests.Session()
+def _report_request(spec: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The URL and form of the report call the exporter makes (KS in the body), for the raw baselines."""
     url = f"{spec['service_url']}/api_v3/service/report/action/getCsvFromStringParams"
     form = {
         "format": 1,
@@ -110,6 +108,14 @@ def _prepare_download(spec: dict[str, Any]) -> Any:
         "id": spec["report_id"],
         "params": spec["params"],
     }
+    return url, form
+
+
+def _prepare_download(spec: dict[str, Any]) -> Any:
+    import requests
+
+    http = requests.Session()
+    url, form = _report_request(spec)
 
     def measured() -> Any:
         size = 0
@@ -131,14 +137,7 @@ def _prepare_naive(spec: dict[str, Any]) -> Any:
 
     s3, _, _ = _clients(spec)
     http = requests.Session()
-    url = f"{spec['service_url']}/api_v3/service/report/action/getCsvFromStringParams"
-    form = {
-        "format": 1,
-        "clientTag": "kaltura-export",
-        "ks": spec["ks"],
-        "id": spec["report_id"],
-        "params": spec["params"],
-    }
+    url, form = _report_request(spec)
 
     def measured() -> Any:
         resp = http.post(url, data=form, timeout=(10, 660))

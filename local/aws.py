@@ -15,20 +15,11 @@ from typing import Any
 import boto3
 from moto.server import ThreadedMotoServer
 
-REGION = "us-east-1"
+from local.env import REGION, fake_aws_env
+
+__all__ = ["REGION", "MotoServer", "Stack", "create_stack", "fake_aws_env", "received"]
+
 ACCOUNT = "123456789012"
-
-
-def fake_aws_env() -> dict[str, str]:
-    """Fake credentials and a region, and no instance-metadata probing: nothing may reach real AWS."""
-    return {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": REGION,
-        "AWS_REGION": REGION,
-        "AWS_EC2_METADATA_DISABLED": "true",
-    }
 
 
 class MotoServer:

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from local.aws import fake_aws_env
+from local.env import fake_aws_env
 
 ROOT = Path(__file__).resolve().parents[1]
 

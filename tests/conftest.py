@@ -4,17 +4,12 @@ from __future__ import annotations
 
 import os
 
+from local.env import fake_aws_env
+
 # Before anything imports boto3 or Powertools: fake credentials, a region, no metadata probing, no user config.
 os.environ.update(
     {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_REGION": "us-east-1",
-        "AWS_EC2_METADATA_DISABLED": "true",
-        "AWS_CONFIG_FILE": os.devnull,
-        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+        **fake_aws_env(),
         "POWERTOOLS_SERVICE_NAME": "kaltura-export",
         "POWERTOOLS_METRICS_NAMESPACE": "KalturaExportTest",
         "POWERTOOLS_TRACE_DISABLED": "true",

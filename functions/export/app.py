@@ -9,6 +9,7 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from kaltura_export.aws import Connection
 from kaltura_export.errors import ConfigError
 from kaltura_export.run import Services, handle, settings_failure
 from kaltura_export.settings import Settings
@@ -25,20 +26,10 @@ def _build_services() -> Services:
     key = tuple(os.environ.get(k, "") for k in ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL"))
     if key in _services:
         return _services[key]
-    # boto3 is imported here, not at module load: a cold start that fails on settings never pays for it
-    import boto3
     from aws_lambda_powertools.utilities.parameters import SecretsProvider
-    from botocore.config import Config
 
-    config = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=10, max_pool_connections=32)
-    session = boto3.session.Session()
-    secrets = SecretsProvider(boto3_session=session, boto_config=config)
-    sns: list[Any] = []
-
-    def sns_client() -> Any:
-        if not sns:
-            sns.append(session.client("sns", config=config))
-        return sns[0]
+    aws = Connection()
+    secrets = SecretsProvider(boto3_session=aws.session, boto_config=aws.config)
 
     def read_secret(name: str, force: bool) -> str | bytes:
         # a SecretBinary comes back as bytes: the core names that instead of guessing at it
@@ -46,8 +37,8 @@ def _build_services() -> Services:
         return value if isinstance(value, bytes) else str(value)
 
     services = Services(
-        s3=session.client("s3", config=config),
-        sns=sns_client,
+        s3=aws.s3,
+        sns=aws.sns,
         read_secret=read_secret,
         telemetry=PowertoolsTelemetry(metrics),
     )

@@ -9,8 +9,6 @@ quoted one, the documented ambiguity). The oracle is always "the values, commas 
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterator
 
 import pytest
@@ -20,28 +18,14 @@ from hypothesis import strategies as st
 from kaltura_export.errors import RowCapError
 from kaltura_export.normalise import BOM, Normaliser
 
-VALUES = st.text(alphabet=st.characters(codec="utf-8", exclude_characters="\r\n"), max_size=10)
-CELLS = st.tuples(VALUES, st.booleans()).filter(lambda cell: cell[1] or not cell[0].replace(",", " ").startswith('"'))
+# the cells Kaltura can produce, and how it writes them, are the ones the main normaliser tests use
+from tests.unit.test_normalise import CELLS, canonical, kaltura_encode, read_back
+
 CATALOGUE = [f"c{i}" for i in range(5)]
-
-
-def kaltura_encode(value: str, quoted: bool) -> str:
-    value = value.replace(",", " ")
-    return '"' + value.replace('"', '""') + '"' if quoted else value
 
 
 def body_of(lines: list[str], bom: bool) -> bytes:
     return (BOM if bom else b"") + "".join(line + "\n" for line in lines).encode("utf-8")
-
-
-def read_back(out: bytes) -> list[list[str]]:
-    return list(csv.reader(io.StringIO(out.decode("utf-8"), newline="")))
-
-
-def canonical(rows: list[list[str]]) -> bytes:
-    text = io.StringIO()
-    csv.writer(text, quoting=csv.QUOTE_MINIMAL, lineterminator="\n").writerows(rows)
-    return text.getvalue().encode("utf-8")
 
 
 def cut(body: bytes, sizes: list[int]) -> list[bytes]:

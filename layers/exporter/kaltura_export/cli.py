@@ -366,26 +366,16 @@ def _emulator(args: argparse.Namespace) -> int:
 
 def build_services(settings: Settings) -> Any:
     """boto3 with the user's credentials (or AWS_ENDPOINT_URL), as the Lambda builds its own."""
-    import boto3
-    from botocore.config import Config
     from botocore.exceptions import BotoCoreError, ClientError
 
+    from .aws import Connection
     from .run import Services
 
-    pool = max(32, settings.max_concurrency * 4)
-    config = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=10, max_pool_connections=pool)
     try:
-        session = boto3.session.Session()
-        s3 = session.client("s3", config=config)
-        secrets_client = session.client("secretsmanager", config=config)
+        aws = Connection(pool=max(32, settings.max_concurrency * 4))
+        secrets_client = aws.client("secretsmanager")
     except BotoCoreError as exc:
         raise Unavailable(f"AWS: {exc}") from None
-    sns: list[Any] = []
-
-    def sns_client() -> Any:
-        if not sns:
-            sns.append(session.client("sns", config=config))
-        return sns[0]
 
     def read_secret(name: str, force: bool) -> str | bytes:
         try:
@@ -396,7 +386,7 @@ def build_services(settings: Settings) -> Any:
         value: str | bytes = resp["SecretString"] if "SecretString" in resp else resp["SecretBinary"]
         return value
 
-    return Services(s3=s3, sns=sns_client, read_secret=read_secret)
+    return Services(s3=aws.s3, sns=aws.sns, read_secret=read_secret)
 
 
 class Progress:

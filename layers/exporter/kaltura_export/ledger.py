@@ -6,7 +6,6 @@ Step Functions summary.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -15,6 +14,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from .catalogue import Report
 from .coverage import ManifestRef, manifests_prefix, parse_manifest_key
 from .errors import SinkError
+from .sink import S3Sink
 from .windows import Window
 
 
@@ -47,16 +47,8 @@ def manifests(s3: Any, bucket: str, prefix: str, report: str, partner_id: int | 
 
 def get_json(s3: Any, bucket: str, key: str) -> Any:
     """A JSON document, or None when there is none under ``key``."""
-    try:
-        resp = s3.get_object(Bucket=bucket, Key=key)
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NotFound"):
-            return None
-        raise SinkError(f"reading s3://{bucket}/{key} failed: {exc}") from exc
-    except BotoCoreError as exc:
-        raise SinkError(f"reading s3://{bucket}/{key} failed: {exc}") from exc
-    with resp["Body"] as body:
-        return json.loads(body.read())
+    found = S3Sink(s3, bucket).get_json(key)
+    return found[0] if found else None
 
 
 def complete(s3: Any, bucket: str, manifest: Any, *, report: Report, partner_id: int, window: Window, key: str) -> bool:
@@ -75,21 +67,13 @@ def complete(s3: Any, bucket: str, manifest: Any, *, report: Report, partner_id:
     recorded = manifest.get("s3")
     if not same_unit or not isinstance(recorded, Mapping):
         return False
-    try:
-        head = s3.head_object(Bucket=bucket, Key=key, ChecksumMode="ENABLED")
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
-            return False
-        raise SinkError(f"reading s3://{bucket}/{key} failed: {exc}") from exc
-    except BotoCoreError as exc:
-        raise SinkError(f"reading s3://{bucket}/{key} failed: {exc}") from exc
-    if recorded.get("version_id") and head.get("VersionId"):
-        if recorded["version_id"] != head["VersionId"]:
-            return False
-    elif str(head.get("ETag", "")).strip('"') != recorded.get("etag"):
+    now = S3Sink(s3, bucket).current(key)
+    if now is None:
         return False
-    if head.get("ContentLength") is not None and head["ContentLength"] != manifest.get("bytes"):
+    if not now.is_version(recorded.get("version_id"), recorded.get("etag")):
         return False
-    ours, theirs = recorded.get("checksum_sha256"), head.get("ChecksumSHA256")
+    if now.size is not None and now.size != manifest.get("bytes"):
+        return False
+    ours, theirs = recorded.get("checksum_sha256"), now.checksum_sha256
     # AWS appends "-<parts>" to a composite checksum; compare the digests
     return not (ours and theirs) or str(ours).split("-")[0] == str(theirs).split("-")[0]

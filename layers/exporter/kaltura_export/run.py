@@ -559,17 +559,11 @@ def _write_manifest(run: _Run, mkey: str, manifest: dict[str, Any], expect: Curr
         except PreconditionFailed:
             # another run wrote the manifest; ours still counts only if our object is still the one in S3
             now = run.sink.current(landed.key)
-            if now is None or not _same(now, landed):
+            if now is None or not now.is_version(landed.version_id, landed.etag):
                 raise
             again = run.sink.get_json(mkey)
             expect = again[1] if again else ABSENT
     raise PreconditionFailed(f"s3://{run.settings.bucket}/{mkey} kept changing while this unit ran")
-
-
-def _same(now: Current, landed: Landed) -> bool:
-    if now.version_id and landed.version_id:
-        return now.version_id == landed.version_id
-    return now.etag.strip('"') == landed.etag
 
 
 def _shrinking(run: _Run, result: UnitResult, previous: Any, rows: int) -> list[str]:

@@ -60,6 +60,15 @@ class Current:
 
     etag: str
     version_id: str | None
+    size: int | None = None
+    #: S3's own SHA-256 (base64; "-<parts>" may follow a composite one), when the object was written with one
+    checksum_sha256: str | None = None
+
+    def is_version(self, version_id: str | None, etag: str | None) -> bool:
+        """Whether this is the object recorded as (version_id, etag): by version when both have one, else ETag."""
+        if self.version_id and version_id:
+            return self.version_id == version_id
+        return self.etag.strip('"') == (etag or "").strip('"')
 
 
 class S3Sink:
@@ -74,12 +83,12 @@ class S3Sink:
     def current(self, key: str) -> Current | None:
         """The object under ``key`` now, or None."""
         try:
-            head = self._s3.head_object(Bucket=self.bucket, Key=key)
+            head = self._s3.head_object(Bucket=self.bucket, Key=key, ChecksumMode="ENABLED")
         except (ClientError, BotoCoreError) as exc:
             if _missing(exc):
                 return None
             raise self._failed("reading", key, exc) from exc
-        return Current(head["ETag"], _version(head))
+        return Current(head["ETag"], _version(head), head.get("ContentLength"), head.get("ChecksumSHA256"))
 
     def upload(
         self,
